@@ -1,0 +1,117 @@
+"""The backend protocol: what every inference backend provides.
+
+A backend knows tokens and nothing about chats, presets, the UI or extensions.
+It streams `GenerationChunk`s; stop strings, usage, hooks and history live in
+one wrapper above all backends (`webui.generation`).
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from backends.sampling import SamplingParams
+
+
+class FinishReason(StrEnum):
+    """Why a generation ended."""
+
+    STOP = "stop"  # the model emitted an end-of-generation token, or a stop string matched
+    LENGTH = "length"  # max_new_tokens or the context window was reached
+    CANCELLED = "cancelled"  # somebody asked it to stop
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a loaded model can do, as the layers above need to know it."""
+
+    context_length: int
+    chat_template: str | None
+    bos_token: str
+    eos_token: str
+    add_bos: bool
+    supported_sampling: frozenset[str]
+    embeddings: bool = False
+    logprobs: bool = False
+
+
+@dataclass(frozen=True)
+class Timings:
+    """How long the phases of one generation took, and how much work they did."""
+
+    prompt_tokens: int  # tokens in the prompt
+    cached_tokens: int  # of those, reused from the KV cache (not evaluated again)
+    prompt_seconds: float  # time to evaluate the uncached prompt tokens
+    generated_tokens: int
+    generation_seconds: float  # from the first generated token to the last
+
+    @property
+    def evaluated_prompt_tokens(self) -> int:
+        """Prompt tokens that were actually run through the model."""
+        return self.prompt_tokens - self.cached_tokens
+
+    @property
+    def tokens_per_second(self) -> float:
+        """Decode speed, excluding prompt processing."""
+        if self.generated_tokens <= 1 or self.generation_seconds <= 0:
+            return 0.0
+        return (self.generated_tokens - 1) / self.generation_seconds
+
+
+@dataclass(frozen=True)
+class GenerationChunk:
+    """A piece of a streamed generation.
+
+    Every chunk but the last carries one or more new tokens and their text (which
+    may be empty while a multi-byte character is incomplete). The last chunk has
+    `finish_reason` and `timings` set and may carry no tokens.
+    """
+
+    text: str
+    token_ids: tuple[int, ...] = ()
+    finish_reason: FinishReason | None = None
+    timings: Timings | None = None
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One generation: a prompt (text or token ids) and how to sample."""
+
+    prompt: str | Sequence[int]
+    params: SamplingParams = field(default_factory=SamplingParams)
+
+
+class Backend(ABC):
+    """A loaded model. Construct it with a backend-specific `load` function."""
+
+    #: Short name shown to users and used in settings (`--loader`).
+    name: str = "base"
+
+    @property
+    @abstractmethod
+    def capabilities(self) -> Capabilities:
+        """What the loaded model can do."""
+
+    @abstractmethod
+    def tokenize(self, text: str, *, add_bos: bool = False, special: bool = True) -> list[int]:
+        """Turn text into token ids; `special` parses control tokens like `<|im_start|>`."""
+
+    @abstractmethod
+    def detokenize(self, token_ids: Sequence[int]) -> str:
+        """Turn token ids back into text."""
+
+    @abstractmethod
+    def generate(self, request: GenerationRequest, cancel: threading.Event | None = None) -> Iterator[GenerationChunk]:
+        """Stream the continuation of `request.prompt`.
+
+        Setting `cancel` from any thread ends the stream within a token (or
+        within a prompt batch), with `FinishReason.CANCELLED`. A text prompt is
+        tokenized with the model's BOS rule and control tokens parsed.
+        """
+
+    @abstractmethod
+    def unload(self) -> None:
+        """Free the model's memory. The backend is unusable afterwards."""

@@ -1,0 +1,1 @@
+"""The Jielong application: settings, chat engine, model manager, UI and API."""

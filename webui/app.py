@@ -1,0 +1,77 @@
+"""The application object: everything the UI and API share, built once in server.py."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from backends.errors import AppError
+from backends.loader import bundled_model_path
+from backends.sampling import SamplingParams
+from webui.chat.engine import ChatEngine
+from webui.model_manager import ModelManager
+from webui.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class ActiveGenerations:
+    """The cancel event of each browser session's running generation."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._events: dict[str, threading.Event] = {}
+
+    def start(self, session_id: str) -> threading.Event:
+        """A fresh cancel event for a new generation in `session_id`."""
+        event = threading.Event()
+        with self._lock:
+            previous = self._events.get(session_id)
+            if previous is not None:
+                previous.set()  # one generation per session: a new one replaces the old
+            self._events[session_id] = event
+        return event
+
+    def stop(self, session_id: str) -> bool:
+        """Stop the session's generation; False if none was running."""
+        with self._lock:
+            event = self._events.get(session_id)
+        if event is None:
+            return False
+        event.set()
+        return True
+
+    def finish(self, session_id: str, event: threading.Event) -> None:
+        """Forget `event` once its generation ended (unless a newer one replaced it)."""
+        with self._lock:
+            if self._events.get(session_id) is event:
+                del self._events[session_id]
+
+
+@dataclass
+class App:
+    """Settings, the model manager and the chat engine, passed explicitly everywhere."""
+
+    settings: Settings
+    models: ModelManager
+    chat: ChatEngine
+    sampling: SamplingParams = field(default_factory=SamplingParams)
+    generations: ActiveGenerations = field(default_factory=ActiveGenerations)
+
+    def load_initial_model(self) -> bool:
+        """Load `settings.model` (or the bundled model). On failure log one line and go on."""
+        try:
+            path = self.settings.model or bundled_model_path()
+            self.models.load(path, self.settings.loader, self.settings.load_options(), self.settings.chat_template)
+        except AppError as exc:
+            self.models.load_error = str(exc)
+            log.error("no model loaded: %s", exc)
+            return False
+        return True
+
+
+def build_app(settings: Settings) -> App:
+    """Build the application object (no model loaded yet)."""
+    models = ModelManager()
+    return App(settings=settings, models=models, chat=ChatEngine(models, settings.system_prompt))

@@ -1,0 +1,1 @@
+"""Conversations and how they become prompts."""

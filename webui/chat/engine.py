@@ -1,0 +1,90 @@
+"""The chat engine: a conversation in, a streamed assistant reply out."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+
+from backends.base import GenerationRequest
+from backends.sampling import SamplingParams
+from webui.chat.conversation import Message, ReplyStats
+from webui.chat.prompt import Prompt, build_prompt, reply_reserve
+from webui.generation import Completion, GenerationStream
+from webui.model_manager import ModelManager
+
+
+class ChatReply:
+    """A streamed reply. Iterate for text deltas; then `message()` is the finished turn."""
+
+    def __init__(self, stream: GenerationStream, prompt: Prompt) -> None:
+        self.stream = stream
+        self.prompt = prompt
+
+    @property
+    def cancel(self) -> threading.Event:
+        """Set it from any thread to stop this reply."""
+        return self.stream.cancel
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.stream)
+
+    @property
+    def completion(self) -> Completion | None:
+        """The generation's summary, once the stream is exhausted."""
+        return self.stream.completion
+
+    def message(self) -> Message:
+        """The assistant message with its statistics; only valid after iteration."""
+        completion = self.stream.completion
+        if completion is None:
+            raise RuntimeError("the reply has not finished streaming")
+        timings = completion.timings
+        stats = ReplyStats(
+            generated_tokens=timings.generated_tokens,
+            tokens_per_second=round(timings.tokens_per_second, 2),
+            time_to_first_token=round(completion.time_to_first_token, 3),
+            prompt_tokens=timings.prompt_tokens,
+            cached_tokens=timings.cached_tokens,
+            finish_reason=completion.finish_reason.value,
+            truncated_messages=self.prompt.dropped_messages,
+        )
+        return Message(role="assistant", content=completion.text, stats=stats)
+
+
+class ChatEngine:
+    """Builds prompts with the loaded model's template and streams replies."""
+
+    def __init__(self, models: ModelManager, system_prompt: str = "") -> None:
+        self.models = models
+        self.system_prompt = system_prompt
+
+    def build_prompt(self, messages: Sequence[Message], params: SamplingParams) -> Prompt:
+        """Render the conversation for the loaded model, fitted to its context."""
+        loaded = self.models.loaded
+        backend = loaded.backend
+        caps = backend.capabilities
+        if self.system_prompt and not any(m.role == "system" for m in messages):
+            messages = [Message(role="system", content=self.system_prompt), *messages]
+
+        def tokenize(text: str) -> list[int]:
+            starts_with_bos = bool(caps.bos_token) and text.startswith(caps.bos_token)
+            return backend.tokenize(text, add_bos=caps.add_bos and not starts_with_bos)
+
+        return build_prompt(
+            loaded.template,
+            tokenize,
+            messages,
+            n_ctx=caps.context_length,
+            reserve=reply_reserve(caps.context_length, params.max_new_tokens),
+        )
+
+    def reply(
+        self,
+        messages: Sequence[Message],
+        params: SamplingParams,
+        cancel: threading.Event | None = None,
+    ) -> ChatReply:
+        """Start the assistant's reply to `messages` (the last one is usually the user's)."""
+        prompt = self.build_prompt(messages, params)
+        request = GenerationRequest(prompt=prompt.token_ids, params=params)
+        return ChatReply(self.models.stream(request, cancel), prompt)

@@ -1,0 +1,54 @@
+"""Command-line flags -> Settings."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+from backends.loader import LOADERS
+from webui.settings import Settings, make_settings, read_settings_file
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `server.py` argument parser. Unset flags stay None so the settings file wins."""
+    parser = argparse.ArgumentParser(
+        prog="server.py",
+        description="Jielong: chat with a local language model in your browser.",
+        argument_default=None,
+    )
+    model = parser.add_argument_group("model")
+    model.add_argument("--model", type=Path, help="GGUF file or model folder (default: the bundled SmolLM2-135M).")
+    model.add_argument("--loader", choices=LOADERS, help="Backend to load the model with (default: auto).")
+    model.add_argument("--n-ctx", type=int, help="Context window in tokens (default 4096; 0: the model's own).")
+    model.add_argument("--threads", type=int, help="CPU threads (default: all usable cores).")
+    model.add_argument("--n-batch", type=int, help="Prompt-processing batch size (default 512).")
+    model.add_argument("--n-gpu-layers", type=int, help="Layers to offload to a CUDA/Metal GPU (-1: all).")
+    model.add_argument(
+        "--no-mmap", dest="mmap", action="store_false", help="Read the model into RAM instead of mapping it."
+    )
+    model.add_argument("--mlock", action="store_true", help="Lock the model in RAM so it is never swapped out.")
+    model.add_argument("--chat-template", help="Use a named template (chatml, llama3, mistral, alpaca, gemma).")
+    model.add_argument("--system-prompt", help="System prompt for new chats.")
+    server = parser.add_argument_group("server")
+    server.add_argument("--host", help="Address to listen on (default 127.0.0.1).")
+    server.add_argument("--listen", action="store_true", help="Listen on all addresses (0.0.0.0); needs --auth.")
+    server.add_argument("--port", type=int, help="Port of the web UI (default 7860).")
+    server.add_argument("--auth", help="user:password required to open the UI.")
+    server.add_argument("--settings", type=Path, help="A YAML file of settings; flags override it.")
+    server.add_argument("--user-data-dir", type=Path, help="Where chats are saved (default user_data/).")
+    parser.set_defaults(mmap=None, mlock=None)
+    return parser
+
+
+def settings_from_args(argv: Sequence[str] | None = None) -> Settings:
+    """Parse flags, merge them over the settings file, validate. Raises `SettingsError`."""
+    args = vars(build_parser().parse_args(argv))
+    values: dict[str, object] = {}
+    settings_file = args.pop("settings")
+    if settings_file is not None:
+        values.update(read_settings_file(settings_file))
+    if args.pop("listen"):
+        args["host"] = "0.0.0.0"
+    values.update({key: value for key, value in args.items() if value is not None})
+    return make_settings(values, source=str(settings_file) if settings_file else "command line")

@@ -1,0 +1,128 @@
+"""Application settings: defaults, a YAML settings file, then command-line flags."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from backends.errors import SettingsError
+from backends.loader import LOADERS, LoadOptions
+
+#: The folder the app lives in (server.py's folder).
+APP_DIR = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseModel):
+    """Everything a user can configure at start-up."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    model: Path | None = Field(None, description="Model file or folder; none means the bundled model.")
+    loader: str = Field("auto", description=f"Backend: one of {', '.join(LOADERS)}.")
+    n_ctx: int = Field(4096, ge=0, le=1_048_576, description="Context window in tokens (0: the model's own).")
+    threads: int | None = Field(None, ge=1, le=1024, description="CPU threads (default: all usable).")
+    n_batch: int = Field(512, ge=1, le=65_536, description="Prompt-processing batch size.")
+    n_gpu_layers: int = Field(0, ge=-1, le=100_000, description="Layers to offload to the GPU (-1: all).")
+    mmap: bool = Field(True, description="Memory-map the model file.")
+    mlock: bool = Field(False, description="Lock the model in RAM.")
+    chat_template: str | None = Field(
+        None,
+        description="A fallback template name (chatml, llama3, mistral, alpaca, gemma) to use instead of the model's.",
+    )
+    system_prompt: str = Field(
+        "You are a helpful assistant.", max_length=100_000, description="System prompt for new chats."
+    )
+    host: str = Field("127.0.0.1", description="Address to listen on.")
+    port: int = Field(7860, ge=1, le=65_535, description="Port of the web UI.")
+    auth: str | None = Field(None, description="user:password required to open the UI.")
+    user_data_dir: Path = Field(APP_DIR / "user_data", description="Where chats and settings are saved.")
+
+    @field_validator("loader")
+    @classmethod
+    def _known_loader(cls, value: str) -> str:
+        if value not in LOADERS:
+            raise ValueError(f"must be one of {', '.join(LOADERS)}")
+        return value
+
+    @field_validator("auth")
+    @classmethod
+    def _auth_shape(cls, value: str | None) -> str | None:
+        if value is not None:
+            user, sep, password = value.partition(":")
+            if not sep or not user or not password:
+                raise ValueError("must be user:password, both non-empty")
+        return value
+
+    def load_options(self) -> LoadOptions:
+        """The model-loading part of the settings."""
+        return LoadOptions(
+            n_ctx=self.n_ctx,
+            n_threads=self.threads,
+            n_batch=self.n_batch,
+            n_gpu_layers=self.n_gpu_layers,
+            use_mmap=self.mmap,
+            use_mlock=self.mlock,
+        )
+
+    def auth_pair(self) -> tuple[str, str] | None:
+        """The (user, password) pair, if auth is set."""
+        if self.auth is None:
+            return None
+        user, _, password = self.auth.partition(":")
+        return user, password
+
+
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(settings: Settings) -> None:
+    """Refuse to listen beyond this machine without credentials."""
+    if not is_loopback(settings.host) and settings.auth is None:
+        raise SettingsError(
+            f"refusing to listen on {settings.host} without --auth user:password: anyone who can "
+            "reach this machine could use the model. Add --auth, or keep the default 127.0.0.1."
+        )
+
+
+def describe_validation_error(source: str, exc: ValidationError) -> str:
+    """One readable line per problem, each naming the key."""
+    problems = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        problems.append(f"{key}: {error['msg']}")
+    return f"{source}: " + "; ".join(problems)
+
+
+def read_settings_file(path: Path) -> dict[str, object]:
+    """Read a YAML settings file into a mapping; raise `SettingsError` naming the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot read the settings file ({exc.strerror})") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"{path}: not valid YAML ({exc})") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SettingsError(f"{path}: the settings file must be a mapping of keys to values")
+    return {str(key).replace("-", "_"): value for key, value in data.items()}
+
+
+def make_settings(values: dict[str, object], source: str = "settings") -> Settings:
+    """Validate `values` into `Settings`; raise `SettingsError` naming each bad key."""
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        raise SettingsError(describe_validation_error(source, exc)) from exc
