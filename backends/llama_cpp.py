@@ -134,6 +134,10 @@ class LlamaCppBackend(Backend):
         """The bytes one token stands for."""
         return self._pieces[token_id]
 
+    def clear_cache(self) -> None:
+        """Forget the KV cache, so that the next prompt is evaluated from scratch."""
+        self.llama.reset()
+
     def _prompt_ids(self, prompt: str | Sequence[int]) -> list[int]:
         if isinstance(prompt, str):
             caps = self._capabilities
