@@ -15,8 +15,8 @@ import argparse
 import statistics
 import time
 
-from backends.llama_cpp import LlamaCppBackend, LlamaCppConfig, default_threads, load_llama_cpp
-from backends.loader import bundled_model_path
+from backends.llama_cpp import LlamaCppBackend, default_threads
+from backends.loader import LoadOptions, bundled_model_path
 from backends.sampling import GREEDY
 from webui.chat.conversation import Message
 from webui.chat.engine import ChatEngine
@@ -33,24 +33,21 @@ def raw_tokens_per_second(llama: object, prompt: str, tokens: int) -> tuple[floa
     stream = llama.create_completion(  # type: ignore[attr-defined]
         prompt, max_tokens=tokens, temperature=0.0, top_k=1, stream=True, repeat_penalty=1.0
     )
-    for _ in stream:
+    for count, _ in enumerate(stream, start=1):
         last = time.perf_counter()
-        if count == 0:
+        if count == 1:
             first = last
-        count += 1
     return (count - 1) / (last - first), count
 
 
 def jielong_tokens_per_second(engine: ChatEngine, messages: list[Message], tokens: int) -> tuple[float, int]:
     """Stream through the chat engine and backend; tokens/s after the first token."""
     first = last = 0.0
-    deltas = 0
     reply = engine.reply(messages, GREEDY.model_copy(update={"max_new_tokens": tokens}))
-    for _ in reply:
+    for index, _ in enumerate(reply):
         last = time.perf_counter()
-        if deltas == 0:
+        if index == 0:
             first = last
-        deltas += 1
     count = reply.completion.timings.generated_tokens  # type: ignore[union-attr]
     return (count - 1) / (last - first), count
 
@@ -90,17 +87,18 @@ def main() -> None:
 
     path = bundled_model_path()
     models = ModelManager()
-    models.load(path, options=None)
+    models.load(path, options=LoadOptions(n_threads=args.threads))
     engine = ChatEngine(models, SYSTEM)
     backend = models.loaded.backend
     assert isinstance(backend, LlamaCppBackend)
-    if backend.config.n_threads != args.threads:
-        models.load(path, options=_options(args.threads))
-        backend = models.loaded.backend
     messages = [Message(role="user", content=PROMPT)]
     prompt_text = engine.build_prompt(messages, GREEDY).text
     raw = Llama(
-        model_path=str(path), n_ctx=4096, n_batch=512, n_threads=args.threads, n_threads_batch=args.threads,
+        model_path=str(path),
+        n_ctx=4096,
+        n_batch=512,
+        n_threads=args.threads,
+        n_threads_batch=args.threads,
         verbose=False,
     )
 
@@ -139,12 +137,6 @@ def main() -> None:
     print(f"ratio TTFT turn20/turn1, reuse    = {t20r / t1:.3f}   (goal <= 1.5)")
     print(f"ratio TTFT turn20/turn1, no reuse = {t20c / t1:.3f}")
     models.unload()
-
-
-def _options(threads: int):  # noqa: ANN202 - a small local helper
-    from backends.loader import LoadOptions
-
-    return LoadOptions(n_threads=threads)
 
 
 if __name__ == "__main__":
