@@ -15,8 +15,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 # Reinstall only when the requirement files changed since the last successful install.
-stamp=.venv/.jielong-requirements
-wanted="$(cat requirements*.txt | sha256sum | cut -d' ' -f1) $requirements"
+stamp=".venv/.installed-$requirements"
+wanted="$(cat requirements*.txt | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
   echo "Installing $requirements (the first run builds llama-cpp-python: about 5 minutes) ..."
   .venv/bin/python -m pip install --disable-pip-version-check -q -r "$requirements"
