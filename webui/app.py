@@ -9,9 +9,13 @@ from dataclasses import dataclass, field
 from backends.errors import AppError
 from backends.loader import bundled_model_path
 from backends.sampling import SamplingParams
+from webui.chat.characters import CharacterLibrary
+from webui.chat.conversation import Notebook
 from webui.chat.engine import ChatEngine
+from webui.chat.library import ChatLibrary
 from webui.model_manager import ModelManager
 from webui.settings import Settings
+from webui.storage import JsonStore
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +55,14 @@ class ActiveGenerations:
 
 @dataclass
 class App:
-    """Settings, the model manager and the chat engine, passed explicitly everywhere."""
+    """Settings, the model manager, the chat engine and saved data, passed explicitly everywhere."""
 
     settings: Settings
     models: ModelManager
     chat: ChatEngine
+    chats: ChatLibrary
+    notebooks: JsonStore[Notebook]
+    characters: CharacterLibrary
     sampling: SamplingParams = field(default_factory=SamplingParams)
     generations: ActiveGenerations = field(default_factory=ActiveGenerations)
 
@@ -74,4 +81,12 @@ class App:
 def build_app(settings: Settings) -> App:
     """Build the application object (no model loaded yet)."""
     models = ModelManager()
-    return App(settings=settings, models=models, chat=ChatEngine(models, settings.system_prompt))
+    data = settings.user_data_dir
+    return App(
+        settings=settings,
+        models=models,
+        chat=ChatEngine(models, settings.system_prompt),
+        chats=ChatLibrary(data / "chats"),
+        notebooks=JsonStore(data / "notebooks", Notebook, lambda notebook: notebook.name),
+        characters=CharacterLibrary(data / "characters"),
+    )

@@ -35,3 +35,34 @@ class Message(BaseModel):
     def as_template_input(self) -> dict[str, str]:
         """The mapping a chat template expects."""
         return {"role": self.role, "content": self.content}
+
+
+#: The most messages a saved chat may hold.
+MAX_MESSAGES = 20_000
+DEFAULT_CHAT_NAME = "New chat"
+
+
+class SavedChat(BaseModel):
+    """A chat as it is saved in `user_data/chats/<id>.json`, exported and imported."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: Literal[1] = 1
+    name: str = Field(DEFAULT_CHAT_NAME, min_length=1, max_length=120)
+    created: float = 0.0
+    updated: float = 0.0
+    mode: Literal["instruct", "chat"] = "instruct"
+    character: str | None = Field(None, max_length=120)
+    system_prompt: str = Field("", max_length=100_000)
+    messages: list[Message] = Field(default_factory=list, max_length=MAX_MESSAGES)
+
+
+class Notebook(BaseModel):
+    """A free-form completion document, saved in `user_data/notebooks/<id>.json`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: Literal[1] = 1
+    name: str = Field("Untitled notebook", min_length=1, max_length=120)
+    text: str = Field("", max_length=2_000_000)
+    updated: float = 0.0

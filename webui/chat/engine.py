@@ -16,9 +16,10 @@ from webui.model_manager import ModelManager
 class ChatReply:
     """A streamed reply. Iterate for text deltas; then `message()` is the finished turn."""
 
-    def __init__(self, stream: GenerationStream, prompt: Prompt) -> None:
+    def __init__(self, stream: GenerationStream, prompt: Prompt, prefix: str = "") -> None:
         self.stream = stream
         self.prompt = prompt
+        self.prefix = prefix  # the text of the reply being continued, if any
 
     @property
     def cancel(self) -> threading.Event:
@@ -48,7 +49,7 @@ class ChatReply:
             finish_reason=completion.finish_reason.value,
             truncated_messages=self.prompt.dropped_messages,
         )
-        return Message(role="assistant", content=completion.text, stats=stats)
+        return Message(role="assistant", content=self.prefix + completion.text, stats=stats)
 
 
 class ChatEngine:
@@ -58,13 +59,25 @@ class ChatEngine:
         self.models = models
         self.system_prompt = system_prompt
 
-    def build_prompt(self, messages: Sequence[Message], params: SamplingParams) -> Prompt:
-        """Render the conversation for the loaded model, fitted to its context."""
+    def build_prompt(
+        self,
+        messages: Sequence[Message],
+        params: SamplingParams,
+        *,
+        system_prompt: str | None = None,
+        continue_last: bool = False,
+    ) -> Prompt:
+        """Render the conversation for the loaded model, fitted to its context.
+
+        `system_prompt` (default: the engine's) is put first unless the
+        conversation already starts with a system message; "" means none.
+        """
         loaded = self.models.loaded
         backend = loaded.backend
         caps = backend.capabilities
-        if self.system_prompt and not any(m.role == "system" for m in messages):
-            messages = [Message(role="system", content=self.system_prompt), *messages]
+        system = self.system_prompt if system_prompt is None else system_prompt
+        if system and not any(m.role == "system" for m in messages):
+            messages = [Message(role="system", content=system), *messages]
 
         def tokenize(text: str) -> list[int]:
             starts_with_bos = bool(caps.bos_token) and text.startswith(caps.bos_token)
@@ -76,6 +89,7 @@ class ChatEngine:
             messages,
             n_ctx=caps.context_length,
             reserve=reply_reserve(caps.context_length, params.max_new_tokens),
+            continue_last=continue_last,
         )
 
     def reply(
@@ -83,8 +97,12 @@ class ChatEngine:
         messages: Sequence[Message],
         params: SamplingParams,
         cancel: threading.Event | None = None,
+        *,
+        system_prompt: str | None = None,
+        continue_last: bool = False,
     ) -> ChatReply:
-        """Start the assistant's reply to `messages` (the last one is usually the user's)."""
-        prompt = self.build_prompt(messages, params)
+        """Start the assistant's reply to `messages`, or extend the last one (`continue_last`)."""
+        prompt = self.build_prompt(messages, params, system_prompt=system_prompt, continue_last=continue_last)
         request = GenerationRequest(prompt=prompt.token_ids, params=params)
-        return ChatReply(self.models.stream(request, cancel), prompt)
+        prefix = messages[-1].content if continue_last else ""
+        return ChatReply(self.models.stream(request, cancel), prompt, prefix)

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from backends.errors import ContextLengthExceeded
+from backends.errors import ContextLengthExceeded, InvalidRequest
 from webui.chat.conversation import Message
 from webui.chat.templates import ChatTemplate
 
 Tokenizer = Callable[[str], list[int]]
+
+#: Marks where a continued reply ends, so the template's end-of-turn text can be cut off.
+_CONTINUE_MARKER = "\u2063JIELONG-CONTINUE\u2063"
 
 
 @dataclass(frozen=True)
@@ -33,13 +36,15 @@ def build_prompt(
     *,
     n_ctx: int,
     reserve: int,
-    add_generation_prompt: bool = True,
+    continue_last: bool = False,
 ) -> Prompt:
     """Render `messages` so that the prompt plus `reserve` tokens fit in `n_ctx`.
 
     System messages are always kept. When the history is too long the oldest
     other messages are dropped, whole, until it fits; the last message is never
     dropped. If even that does not fit, `ContextLengthExceeded` says by how much.
+    With `continue_last`, the prompt ends inside the last (assistant) message, so
+    that the model extends it instead of starting a new turn.
     """
     system = [m for m in messages if m.role == "system"]
     others = [m for m in messages if m.role != "system"]
@@ -47,7 +52,7 @@ def build_prompt(
     dropped = 0
     while True:
         kept = system + others[dropped:]
-        text = template.render([m.as_template_input() for m in kept], add_generation_prompt=add_generation_prompt)
+        text = _render(template, kept, continue_last)
         ids = tokenize(text)
         if len(ids) <= budget:
             return Prompt(text=text, token_ids=ids, dropped_messages=dropped)
@@ -61,3 +66,16 @@ def build_prompt(
         # Drop the rest of an exchange too, so that the kept history starts with a user turn.
         while dropped < len(others) - 1 and others[dropped].role != "user":
             dropped += 1
+
+
+def _render(template: ChatTemplate, messages: Sequence[Message], continue_last: bool) -> str:
+    inputs = [m.as_template_input() for m in messages]
+    if not continue_last:
+        return template.render(inputs, add_generation_prompt=True)
+    if not inputs or inputs[-1]["role"] != "assistant":
+        raise InvalidRequest("there is no reply to continue")
+    inputs[-1] = {**inputs[-1], "content": inputs[-1]["content"] + _CONTINUE_MARKER}
+    text = template.render(inputs, add_generation_prompt=False)
+    if _CONTINUE_MARKER not in text:
+        raise InvalidRequest("this chat template cannot continue a reply")
+    return text.split(_CONTINUE_MARKER, 1)[0]

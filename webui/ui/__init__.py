@@ -5,7 +5,26 @@ from __future__ import annotations
 import gradio as gr
 
 from webui.app import App
-from webui.ui.chat_tab import build_chat_tab
+from webui.ui.chat_tab import ChatTab
+from webui.ui.notebook_tab import NotebookTab
+
+#: Keyboard shortcuts: Escape stops the generation of the visible tab.
+UI_JS = """
+() => {
+  document.addEventListener('keydown', (event) => {
+    if (event.key !== 'Escape') return;
+    for (const id of ['#stop-button', '#notebook-stop-button']) {
+      const button = document.querySelector(id);
+      if (button && button.offsetParent !== null) { button.click(); }
+    }
+  });
+}
+"""
+
+UI_CSS = """
+.reply-stats { color: var(--body-text-color-subdued); }
+#chat-list label { width: 100%; }
+"""
 
 
 def model_status(app: App) -> str:
@@ -24,6 +43,10 @@ def build_ui(app: App) -> gr.Blocks:
         status = gr.Markdown(model_status(app), elem_id="model-status")
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
-                build_chat_tab(app)
+                chat = ChatTab(app).build()
+            with gr.Tab("Notebook", id="notebook"):
+                notebook = NotebookTab(app).build()
         demo.load(lambda: model_status(app), outputs=status)
+        chat.on_page_load(demo)
+        notebook.on_page_load(demo)
     return demo

@@ -1,18 +1,38 @@
-"""The Chat tab: type, send, watch the reply stream in, stop it."""
+"""The Chat tab: saved chats in a sidebar; send, stop, regenerate, continue, edit, remove."""
 
 from __future__ import annotations
 
+import re
+import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
 
 import gradio as gr
 
 from backends.errors import AppError
 from webui.app import App
-from webui.chat.conversation import Message, ReplyStats
+from webui.chat import library
+from webui.chat.conversation import Message, ReplyStats, SavedChat
+from webui.storage import clean_name
 
 #: The most UI updates per second while streaming (coalesced in between).
 MAX_UPDATES_PER_SECOND = 25
+STATS_MARKER = "\n\n<sub class='reply-stats'>"
+INSTRUCT, CHAT = "instruct", "chat"
+
+Pending = Literal["reply", "continue"] | None
+
+
+@dataclass(frozen=True)
+class ChatView:
+    """One browser session's open chat. `chat_id` is None until the first message is saved."""
+
+    chat: SavedChat
+    chat_id: str | None = None
+    pending: Pending = None  # what the next streaming step should generate
 
 
 def format_stats(stats: ReplyStats) -> str:
@@ -25,7 +45,7 @@ def format_stats(stats: ReplyStats) -> str:
     if stats.finish_reason == "cancelled":
         parts.append("stopped")
     if stats.truncated_messages:
-        parts.append(f"⚠️ {stats.truncated_messages} earlier messages left out to fit the context")
+        parts.append(f"⚠️ truncated: {stats.truncated_messages} earlier messages left out to fit the context")
     return " · ".join(parts)
 
 
@@ -37,57 +57,325 @@ def to_chatbot(messages: list[Message]) -> list[dict[str, str]]:
             continue
         content = message.content
         if message.stats is not None:
-            content += f"\n\n<sub class='reply-stats'>{format_stats(message.stats)}</sub>"
+            content += f"{STATS_MARKER}{format_stats(message.stats)}</sub>"
         shown.append({"role": message.role, "content": content})
     return shown
 
 
-def build_chat_tab(app: App) -> None:
-    """Lay out the Chat tab and wire its events."""
-    history = gr.State([])
-    chatbot = gr.Chatbot(elem_id="chatbot", height=520, buttons=["copy"], placeholder="Say something to the model.")
-    with gr.Row():
-        prompt = gr.Textbox(
-            show_label=False, placeholder="Type a message and press Enter", elem_id="chat-input", scale=8, lines=1
-        )
-        send = gr.Button("Send", variant="primary", elem_id="send-button", scale=1)
-        stop = gr.Button("Stop", variant="stop", elem_id="stop-button", scale=1)
+def strip_stats(text: str) -> str:
+    """A message as the user edited it, without the stats line the UI appended."""
+    return text.split(STATS_MARKER, 1)[0]
 
-    def respond(text: str, messages: list[Message], request: gr.Request) -> Iterator[tuple]:
+
+def export_file_name(name: str, suffix: str) -> str:
+    """A safe download file name derived from a chat name."""
+    stem = re.sub(r"[^A-Za-z0-9._ -]+", "", name).strip(" .") or "chat"
+    return stem[:60] + suffix
+
+
+class ChatTab:
+    """Builds the Chat tab and holds its event handlers (all state lives in `ChatView`)."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    # ---- helpers -------------------------------------------------------------------------
+
+    def _chat_choices(self) -> tuple[list[tuple[str, str]], str]:
+        choices, unreadable = [], []
+        for entry in self.app.chats.listing():
+            if entry.error:
+                unreadable.append(f"- `{entry.name}`: {entry.error}")
+            else:
+                choices.append((entry.name, entry.doc_id))
+        note = ("⚠️ Some chat files could not be read and were skipped:\n" + "\n".join(unreadable)) if unreadable else ""
+        return choices, note
+
+    def _fresh_chat(self, mode: str, character: str | None, system_prompt: str | None) -> SavedChat:
+        if mode == CHAT and character:
+            return library.new_chat(character=self.app.characters.get(character))
+        prompt = self.app.settings.system_prompt if system_prompt is None else system_prompt
+        return library.new_chat(system_prompt=prompt)
+
+    def _show(self, view: ChatView) -> tuple:
+        """Every output that describes the open chat."""
+        choices, note = self._chat_choices()
+        chat = view.chat
+        return (
+            view,
+            to_chatbot(chat.messages),
+            gr.update(choices=choices, value=view.chat_id),
+            note,
+            chat.name,
+            chat.mode,
+            gr.update(value=chat.character, visible=chat.mode == CHAT),
+            chat.system_prompt,
+        )
+
+    def _save(self, view: ChatView) -> ChatView:
+        if view.chat_id is None:
+            chat_id = self.app.chats.create(view.chat)
+            return replace(view, chat_id=chat_id, chat=self.app.chats.load(chat_id))
+        return replace(view, chat=self.app.chats.save(view.chat_id, view.chat))
+
+    # ---- event handlers ------------------------------------------------------------------
+
+    def open_latest(self) -> tuple:
+        """On page load: the newest readable chat, or a new one."""
+        for entry in self.app.chats.listing():
+            if not entry.error:
+                return self._show(ChatView(self.app.chats.load(entry.doc_id), entry.doc_id))
+        return self._show(ChatView(self._fresh_chat(INSTRUCT, None, None)))
+
+    def open_chat(self, chat_id: str | None) -> tuple:
+        """Open the chat picked in the sidebar."""
+        if not chat_id:
+            return self.open_latest()
+        try:
+            return self._show(ChatView(self.app.chats.load(chat_id), chat_id))
+        except AppError as exc:
+            raise gr.Error(str(exc)) from exc
+
+    def start_new(self, mode: str, character: str | None) -> tuple:
+        """Start an unsaved chat in the chosen mode."""
+        try:
+            return self._show(ChatView(self._fresh_chat(mode, character, None)))
+        except AppError as exc:
+            raise gr.Error(str(exc)) from exc
+
+    def add_user_message(self, text: str, view: ChatView, system_prompt: str) -> tuple:
+        """Append the user's message, save, and ask for a reply."""
         if not text.strip():
-            yield to_chatbot(messages), text, messages
+            return (view, gr.skip(), text)
+        chat = library.with_user_message(view.chat.model_copy(update={"system_prompt": system_prompt}), text)
+        view = self._save(replace(view, chat=chat, pending="reply"))
+        return (view, [*to_chatbot(chat.messages), {"role": "assistant", "content": ""}], "")
+
+    def prepare_regenerate(self, view: ChatView) -> tuple:
+        """Drop the last reply and ask for a new one."""
+        try:
+            chat = library.without_last_reply(view.chat)
+        except AppError as exc:
+            raise gr.Error(str(exc)) from exc
+        view = replace(view, chat=chat, pending="reply")
+        return (view, [*to_chatbot(chat.messages), {"role": "assistant", "content": ""}])
+
+    def prepare_continue(self, view: ChatView) -> tuple:
+        """Ask for the last reply to be extended."""
+        if not view.chat.messages or view.chat.messages[-1].role != "assistant":
+            raise gr.Error("There is no reply to continue.")
+        return (replace(view, pending="continue"), gr.skip())
+
+    def remove_last(self, view: ChatView) -> tuple:
+        """Remove the last exchange and save."""
+        view = replace(view, chat=library.without_last_turn(view.chat))
+        if view.chat_id is not None:
+            view = self._save(view)
+        return (view, to_chatbot(view.chat.messages))
+
+    def edit_message(self, view: ChatView, edit: gr.EditData) -> tuple:
+        """Apply an edit made in the chat; an edited user message gets a new reply."""
+        index = edit.index if isinstance(edit.index, int) else edit.index[0]
+        try:
+            chat, regenerate = library.edited(view.chat, index, strip_stats(str(edit.value)))
+        except AppError as exc:
+            raise gr.Error(str(exc)) from exc
+        view = replace(view, chat=chat, pending="reply" if regenerate else None)
+        if view.chat_id is not None:
+            view = self._save(view)
+        shown = to_chatbot(chat.messages)
+        if regenerate:
+            shown.append({"role": "assistant", "content": ""})
+        return (view, shown)
+
+    def stream_reply(self, view: ChatView, request: gr.Request) -> Iterator[tuple]:
+        """Generate what `view.pending` asks for, streaming it into the Chatbot."""
+        if view is None or view.pending is None:
+            yield (gr.skip(), gr.skip())
             return
-        conversation = [*messages, Message(role="user", content=text)]
+        continuing = view.pending == "continue"
+        chat = view.chat
         session = request.session_hash or "default"
-        cancel = app.generations.start(session)
+        cancel = self.app.generations.start(session)
         try:
             try:
-                reply = app.chat.reply(conversation, app.sampling, cancel)
+                reply = self.app.chat.reply(
+                    chat.messages,
+                    self.app.sampling,
+                    cancel,
+                    system_prompt=chat.system_prompt,
+                    continue_last=continuing,
+                )
             except AppError as exc:
                 raise gr.Error(str(exc)) from exc
-            shown = to_chatbot(conversation)
-            shown.append({"role": "assistant", "content": ""})
-            yield shown, "", messages
-            text_so_far = ""
+            shown = to_chatbot(chat.messages[:-1] if continuing else chat.messages)
+            text = reply.prefix
+            shown.append({"role": "assistant", "content": text})
             last_update = 0.0
             for delta in reply:
-                text_so_far += delta
+                text += delta
                 now = time.monotonic()
                 if now - last_update >= 1 / MAX_UPDATES_PER_SECOND:
-                    shown[-1] = {"role": "assistant", "content": text_so_far}
+                    shown[-1] = {"role": "assistant", "content": text}
                     last_update = now
-                    yield shown, "", messages
-            conversation.append(reply.message())
-            yield to_chatbot(conversation), "", conversation
+                    yield (shown, gr.skip())
+            chat = library.with_reply(chat, reply.message(), replaces_last=continuing)
+            view = self._save(replace(view, chat=chat, pending=None))
+            yield (to_chatbot(chat.messages), view)
         except AppError as exc:
             raise gr.Error(str(exc)) from exc
         finally:
-            app.generations.finish(session, cancel)
+            self.app.generations.finish(session, cancel)
 
-    def stop_generation(request: gr.Request) -> None:
-        app.generations.stop(request.session_hash or "default")
+    def refresh_sidebar(self, view: ChatView | None) -> tuple:
+        """The sidebar's chat list (the open chat selected) and the open chat's name."""
+        if view is None:
+            return gr.skip(), gr.skip()
+        return gr.update(choices=self._chat_choices()[0], value=view.chat_id), view.chat.name
 
-    outputs = [chatbot, prompt, history]
-    send.click(respond, [prompt, history], outputs)
-    prompt.submit(respond, [prompt, history], outputs)
-    stop.click(stop_generation, None, None, queue=False)
+    def stop(self, request: gr.Request) -> None:
+        """Stop this browser session's generation (and no other's)."""
+        self.app.generations.stop(request.session_hash or "default")
+
+    def rename(self, view: ChatView, name: str) -> tuple:
+        """Rename the open chat."""
+        try:
+            if view.chat_id is None:
+                view = self._save(replace(view, chat=view.chat.model_copy(update={"name": clean_name(name)})))
+            else:
+                view = replace(view, chat=self.app.chats.rename(view.chat_id, name))
+        except AppError as exc:
+            raise gr.Error(str(exc)) from exc
+        return self._show(view)
+
+    def delete(self, chat_id: str | None, view: ChatView) -> tuple:
+        """Delete the open chat (the browser asked for confirmation first)."""
+        if not chat_id or chat_id != view.chat_id:
+            return self._show(view)
+        self.app.chats.delete(chat_id)
+        return self.open_latest()
+
+    def export(self, view: ChatView, kind: str) -> str:
+        """Write the open chat to a temporary file for download; return its path."""
+        folder = Path(tempfile.mkdtemp(prefix="jielong-export-"))
+        if kind == "json":
+            path = folder / export_file_name(view.chat.name, ".json")
+            path.write_text(view.chat.model_dump_json(indent=2), encoding="utf-8")
+        else:
+            path = folder / export_file_name(view.chat.name, ".md")
+            path.write_text(library.to_markdown(view.chat), encoding="utf-8")
+        return str(path)
+
+    def import_chat(self, file: Any) -> tuple:
+        """Import an uploaded JSON chat as a new chat and open it."""
+        path = Path(file if isinstance(file, str) else file.name)
+        try:
+            chat_id = self.app.chats.import_file(path)
+        except (AppError, OSError) as exc:
+            raise gr.Error(f"Import failed: {exc}") from exc
+        return self.open_chat(chat_id)
+
+    # ---- layout --------------------------------------------------------------------------
+
+    def build(self) -> ChatTab:
+        """Lay out the tab and wire its events."""
+        characters = self.app.characters.names()
+        with gr.Row():
+            with gr.Column(scale=1, min_width=230, elem_id="chat-sidebar"):
+                new_button = gr.Button("+ New chat", elem_id="new-chat-button")
+                chat_list = gr.Radio(label="Saved chats", choices=[], elem_id="chat-list")
+                unreadable = gr.Markdown(elem_id="unreadable-chats")
+                name_box = gr.Textbox(label="Name", elem_id="chat-name", max_lines=1)
+                with gr.Row():
+                    rename_button = gr.Button("Rename", size="sm", elem_id="rename-button")
+                    delete_button = gr.Button("Delete", size="sm", variant="stop", elem_id="delete-button")
+                with gr.Row():
+                    export_json = gr.Button("Export JSON", size="sm", elem_id="export-json-button")
+                    export_md = gr.Button("Export Markdown", size="sm", elem_id="export-md-button")
+                export_file = gr.File(label="Export", elem_id="export-file", interactive=False, height=90)
+                import_button = gr.UploadButton("Import JSON", file_types=[".json"], size="sm", elem_id="import-button")
+            with gr.Column(scale=4):
+                with gr.Row():
+                    mode = gr.Radio(
+                        [("Instruct (model's template)", INSTRUCT), ("Chat (character)", CHAT)],
+                        value=INSTRUCT,
+                        label="Mode",
+                        elem_id="chat-mode",
+                    )
+                    character = gr.Dropdown(
+                        characters,
+                        value=characters[0] if characters else None,
+                        label="Character",
+                        visible=False,
+                        elem_id="character",
+                    )
+                with gr.Accordion("System prompt / character context", open=False):
+                    system_prompt = gr.Textbox(show_label=False, lines=3, elem_id="system-prompt")
+                chatbot = gr.Chatbot(
+                    elem_id="chatbot",
+                    height=560,
+                    editable="all",
+                    buttons=["copy", "copy_all"],
+                    placeholder="Say something to the model.",
+                    latex_delimiters=[
+                        {"left": "$$", "right": "$$", "display": True},
+                        {"left": "\\[", "right": "\\]", "display": True},
+                        {"left": "\\(", "right": "\\)", "display": False},
+                        {"left": "$", "right": "$", "display": False},
+                    ],
+                )
+                with gr.Row():
+                    prompt = gr.Textbox(
+                        show_label=False,
+                        placeholder="Message (Enter sends, Shift+Enter for a new line, Esc stops)",
+                        elem_id="chat-input",
+                        lines=1,  # with lines=1 Gradio sends on Enter; Shift+Enter adds a line
+                        max_lines=10,
+                        scale=8,
+                    )
+                    send = gr.Button("Send", variant="primary", elem_id="send-button", scale=1)
+                with gr.Row():
+                    stop = gr.Button("Stop", variant="stop", elem_id="stop-button")
+                    regenerate = gr.Button("Regenerate", elem_id="regenerate-button")
+                    continue_button = gr.Button("Continue", elem_id="continue-button")
+                    remove = gr.Button("Remove last", elem_id="remove-last-button")
+
+        view = gr.State(None)
+        shown = [view, chatbot, chat_list, unreadable, name_box, mode, character, system_prompt]
+
+        def stream_after(event: Any) -> Any:
+            return event.then(self.stream_reply, [view], [chatbot, view]).then(
+                self.refresh_sidebar, [view], [chat_list, name_box]
+            )
+
+        for trigger in (send.click, prompt.submit):
+            stream_after(trigger(self.add_user_message, [prompt, view, system_prompt], [view, chatbot, prompt]))
+        stream_after(regenerate.click(self.prepare_regenerate, [view], [view, chatbot]))
+        stream_after(continue_button.click(self.prepare_continue, [view], [view, chatbot]))
+        stream_after(chatbot.edit(self.edit_message, [view], [view, chatbot]))
+        remove.click(self.remove_last, [view], [view, chatbot]).then(
+            self.refresh_sidebar, [view], [chat_list, name_box]
+        )
+        stop.click(self.stop, None, None, queue=False)
+
+        chat_list.input(self.open_chat, [chat_list], shown)
+        new_button.click(self.start_new, [mode, character], shown)
+        chatbot.clear(self.start_new, [mode, character], shown)
+        mode.input(self.start_new, [mode, character], shown)
+        character.input(self.start_new, [mode, character], shown)
+        rename_button.click(self.rename, [view, name_box], shown)
+        delete_button.click(
+            self.delete,
+            [chat_list, view],
+            shown,
+            js="(id, v) => [confirm('Delete this chat for good?') ? id : null, v]",
+        )
+        export_json.click(lambda v: self.export(v, "json"), [view], [export_file])
+        export_md.click(lambda v: self.export(v, "md"), [view], [export_file])
+        import_button.upload(self.import_chat, [import_button], shown)
+        self._load_outputs = shown
+        return self
+
+    def on_page_load(self, demo: gr.Blocks) -> None:
+        """Open the newest chat whenever the page is (re)loaded."""
+        demo.load(self.open_latest, None, self._load_outputs)
