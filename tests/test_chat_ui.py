@@ -14,6 +14,7 @@ from tests.conftest import ARTIFACTS, RunningServer, start_server, stop_server
 
 pytestmark = pytest.mark.slow
 LONG_PROMPT = "Count from 1 to 300, one number per line."
+LIVE_TEXT_LONGER_THAN = "document.querySelector('#live-reply')?.innerText.length > %d"
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +60,9 @@ def test_send_streams_a_reply(server: RunningServer, page) -> None:
     lengths = []
     deadline = time.monotonic() + 60
     while finished_replies(page) == 0 and time.monotonic() < deadline:
-        if page.locator("#chatbot .bot-row").count():
-            lengths.append(len(bot(page).inner_text()))
+        live = page.locator("#live-reply")
+        if live.count() and live.is_visible():
+            lengths.append(len(live.inner_text()))
         time.sleep(0.05)
     wait_finished(page, 1)
     growing = sorted({n for n in lengths if n > 0})
@@ -73,8 +75,7 @@ def test_send_streams_a_reply(server: RunningServer, page) -> None:
 def test_stop_then_continue_extends_the_reply(server: RunningServer, page) -> None:
     open_new_chat(page, server)
     send(page, LONG_PROMPT)
-    bot(page).wait_for()
-    page.wait_for_function("document.querySelector('#chatbot .bot-row').innerText.length > 20")
+    page.wait_for_function(LIVE_TEXT_LONGER_THAN % 20)
     page.locator("#stop-button").click()
     wait_finished(page, 1, timeout=15)
     stopped = bot(page).inner_text()
@@ -97,7 +98,7 @@ def test_escape_stops_and_shift_enter_adds_a_line(server: RunningServer, page) -
     assert "\n" in box.input_value()
     assert page.locator("#chatbot .user-row").count() == 0
     page.keyboard.press("Enter")
-    page.wait_for_function("document.querySelector('#chatbot .bot-row')?.innerText.length > 10")
+    page.wait_for_function(LIVE_TEXT_LONGER_THAN % 10)
     page.keyboard.press("Escape")
     wait_finished(page, 1, timeout=15)
     assert "stopped" in bot(page).inner_text()
@@ -167,7 +168,7 @@ def test_two_sessions_do_not_stop_each_other(server: RunningServer, browser) -> 
             page.set_default_timeout(60_000)
             open_new_chat(page, server)
         send(first, LONG_PROMPT)
-        first.wait_for_function("document.querySelector('#chatbot .bot-row')?.innerText.length > 10")
+        first.wait_for_function(LIVE_TEXT_LONGER_THAN % 10)
         send(second, "Say hello in French.")
         first.locator("#stop-button").click()
         wait_finished(first, 1, timeout=15)

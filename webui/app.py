@@ -86,6 +86,7 @@ def build_app(settings: Settings) -> App:
         settings=settings,
         models=models,
         chat=ChatEngine(models, settings.system_prompt),
+        sampling=settings.sampling,
         chats=ChatLibrary(data / "chats"),
         notebooks=JsonStore(data / "notebooks", Notebook, lambda notebook: notebook.name),
         characters=CharacterLibrary(data / "characters"),

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from backends.errors import SettingsError
 from backends.loader import LOADERS, LoadOptions
+from backends.sampling import SamplingParams
 
 #: The folder the app lives in (server.py's folder).
 APP_DIR = Path(__file__).resolve().parent.parent
@@ -39,6 +40,7 @@ class Settings(BaseModel):
     port: int = Field(7860, ge=1, le=65_535, description="Port of the web UI.")
     auth: str | None = Field(None, description="user:password required to open the UI.")
     user_data_dir: Path = Field(APP_DIR / "user_data", description="Where chats and settings are saved.")
+    sampling: SamplingParams = Field(default_factory=SamplingParams, description="Default sampling parameters.")
 
     @field_validator("loader")
     @classmethod

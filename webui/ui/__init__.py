@@ -23,7 +23,12 @@ UI_JS = """
 
 UI_CSS = """
 .reply-stats { color: var(--body-text-color-subdued); }
+#live-reply { border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg);
+              padding: 6px 14px; background: var(--background-fill-secondary); max-width: 85%; }
 #chat-list label { width: 100%; }
+/* Long chats stay cheap: the browser skips layout and paint of messages out of view. */
+#chatbot { contain: layout paint; }
+#chatbot .message-row { content-visibility: auto; contain-intrinsic-size: auto 160px; }
 """
 
 

@@ -19,9 +19,15 @@ from webui.chat.conversation import Message, ReplyStats, SavedChat
 from webui.storage import clean_name
 
 #: The most UI updates per second while streaming (coalesced in between).
-MAX_UPDATES_PER_SECOND = 25
+MAX_UPDATES_PER_SECOND = 10
 STATS_MARKER = "\n\n<sub class='reply-stats'>"
 INSTRUCT, CHAT = "instruct", "chat"
+LATEX_DELIMITERS = [
+    {"left": "$$", "right": "$$", "display": True},
+    {"left": "\\[", "right": "\\]", "display": True},
+    {"left": "\\(", "right": "\\)", "display": False},
+    {"left": "$", "right": "$", "display": False},
+]
 
 Pending = Literal["reply", "continue"] | None
 
@@ -60,6 +66,13 @@ def to_chatbot(messages: list[Message]) -> list[dict[str, str]]:
             content += f"{STATS_MARKER}{format_stats(message.stats)}</sub>"
         shown.append({"role": message.role, "content": content})
     return shown
+
+
+def live_reply(text: str | None) -> dict:
+    """The live-reply box: the streaming text (a cursor while it is empty), or hidden."""
+    if text is None:
+        return gr.update(value="", visible=False)
+    return gr.update(value=text or "▍", visible=True)
 
 
 def strip_stats(text: str) -> str:
@@ -149,7 +162,7 @@ class ChatTab:
             return (view, gr.skip(), text)
         chat = library.with_user_message(view.chat.model_copy(update={"system_prompt": system_prompt}), text)
         view = self._save(replace(view, chat=chat, pending="reply"))
-        return (view, [*to_chatbot(chat.messages), {"role": "assistant", "content": ""}], "")
+        return (view, to_chatbot(chat.messages), "")
 
     def prepare_regenerate(self, view: ChatView) -> tuple:
         """Drop the last reply and ask for a new one."""
@@ -158,13 +171,13 @@ class ChatTab:
         except AppError as exc:
             raise gr.Error(str(exc)) from exc
         view = replace(view, chat=chat, pending="reply")
-        return (view, [*to_chatbot(chat.messages), {"role": "assistant", "content": ""}])
+        return (view, to_chatbot(chat.messages))
 
     def prepare_continue(self, view: ChatView) -> tuple:
-        """Ask for the last reply to be extended."""
+        """Ask for the last reply to be extended (it moves to the live box while it grows)."""
         if not view.chat.messages or view.chat.messages[-1].role != "assistant":
             raise gr.Error("There is no reply to continue.")
-        return (replace(view, pending="continue"), gr.skip())
+        return (replace(view, pending="continue"), to_chatbot(view.chat.messages[:-1]))
 
     def remove_last(self, view: ChatView) -> tuple:
         """Remove the last exchange and save."""
@@ -183,13 +196,17 @@ class ChatTab:
         view = replace(view, chat=chat, pending="reply" if regenerate else None)
         if view.chat_id is not None:
             view = self._save(view)
-        shown = to_chatbot(chat.messages)
-        if regenerate:
-            shown.append({"role": "assistant", "content": ""})
-        return (view, shown)
+        return (view, to_chatbot(chat.messages))
 
     def stream_reply(self, view: ChatView, request: gr.Request) -> Iterator[tuple]:
-        """Generate what `view.pending` asks for, streaming it into the Chatbot."""
+        """Generate what `view.pending` asks for.
+
+        While it streams, only the live-reply box under the Chatbot is updated (at most
+        MAX_UPDATES_PER_SECOND times). The Chatbot is not even an output of this event,
+        so an update costs the browser the same in a 100-turn chat as in an empty one;
+        `show_chat` renders the finished reply into it afterwards.
+        Outputs: (live reply, view).
+        """
         if view is None or view.pending is None:
             yield (gr.skip(), gr.skip())
             return
@@ -208,24 +225,26 @@ class ChatTab:
                 )
             except AppError as exc:
                 raise gr.Error(str(exc)) from exc
-            shown = to_chatbot(chat.messages[:-1] if continuing else chat.messages)
             text = reply.prefix
-            shown.append({"role": "assistant", "content": text})
+            yield (live_reply(text), gr.skip())
             last_update = 0.0
             for delta in reply:
                 text += delta
                 now = time.monotonic()
                 if now - last_update >= 1 / MAX_UPDATES_PER_SECOND:
-                    shown[-1] = {"role": "assistant", "content": text}
                     last_update = now
-                    yield (shown, gr.skip())
+                    yield (live_reply(text), gr.skip())
             chat = library.with_reply(chat, reply.message(), replaces_last=continuing)
             view = self._save(replace(view, chat=chat, pending=None))
-            yield (to_chatbot(chat.messages), view)
+            yield (live_reply(text), view)
         except AppError as exc:
             raise gr.Error(str(exc)) from exc
         finally:
             self.app.generations.finish(session, cancel)
+
+    def show_chat(self, view: ChatView | None) -> tuple:
+        """After streaming: the Chatbot with the finished reply, the live box hidden."""
+        return (to_chatbot(view.chat.messages) if view else gr.skip()), live_reply(None)
 
     def refresh_sidebar(self, view: ChatView | None) -> tuple:
         """The sidebar's chat list (the open chat selected) and the open chat's name."""
@@ -317,12 +336,10 @@ class ChatTab:
                     editable="all",
                     buttons=["copy", "copy_all"],
                     placeholder="Say something to the model.",
-                    latex_delimiters=[
-                        {"left": "$$", "right": "$$", "display": True},
-                        {"left": "\\[", "right": "\\]", "display": True},
-                        {"left": "\\(", "right": "\\)", "display": False},
-                        {"left": "$", "right": "$", "display": False},
-                    ],
+                    latex_delimiters=LATEX_DELIMITERS,
+                )
+                live = gr.Markdown(
+                    visible=False, elem_id="live-reply", container=True, latex_delimiters=LATEX_DELIMITERS
                 )
                 with gr.Row():
                     prompt = gr.Textbox(
@@ -344,9 +361,10 @@ class ChatTab:
         shown = [view, chatbot, chat_list, unreadable, name_box, mode, character, system_prompt]
 
         def stream_after(event: Any) -> Any:
-            return event.then(self.stream_reply, [view], [chatbot, view]).then(
-                self.refresh_sidebar, [view], [chat_list, name_box]
-            )
+            streamed = event.then(self.stream_reply, [view], [live, view], show_progress="hidden")
+            shown_after = streamed.then(self.show_chat, [view], [chatbot, live])
+            shown_after.then(self.refresh_sidebar, [view], [chat_list, name_box])
+            return streamed
 
         for trigger in (send.click, prompt.submit):
             stream_after(trigger(self.add_user_message, [prompt, view, system_prompt], [view, chatbot, prompt]))
