@@ -28,7 +28,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 def open_new_chat(page, server: RunningServer) -> None:
     page.goto(server.url)
     page.locator("#chat-input textarea").wait_for()
-    page.wait_for_function("document.querySelector('#chat-name input, #chat-name textarea') !== null")
     page.locator("#new-chat-button").click()
     page.locator("#chatbot .bot-row").first.wait_for(state="detached")
 
@@ -142,6 +141,7 @@ def test_reload_rename_export_delete(server: RunningServer, page, tmp_path: Path
     page.locator("#chatbot .user-row").first.wait_for()
     assert "pineapple" in page.locator("#chatbot .user-row").first.inner_text()
 
+    page.get_by_text("This chat: rename, delete, export, import").click()
     name = page.locator("#chat-name input, #chat-name textarea").first
     name.fill("Fruit memory")
     page.locator("#rename-button").click()

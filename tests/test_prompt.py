@@ -56,3 +56,16 @@ def test_message_longer_than_the_context_is_refused_clearly() -> None:
 def test_reply_reserve_is_capped_at_half_the_context() -> None:
     assert reply_reserve(4096, 512) == 512
     assert reply_reserve(1024, 5000) == 512
+
+
+def test_continue_ends_inside_the_last_reply() -> None:
+    messages = [Message(role="user", content="Hi"), Message(role="assistant", content="Hello the")]
+    prompt = build_prompt(TEMPLATE, chars, messages, n_ctx=4096, reserve=100, continue_last=True)
+    assert prompt.text.endswith("<|im_start|>assistant\nHello the")
+
+
+def test_continue_needs_a_reply() -> None:
+    from backends.errors import InvalidRequest
+
+    with pytest.raises(InvalidRequest, match="no reply"):
+        build_prompt(TEMPLATE, chars, [Message(role="user", content="Hi")], n_ctx=4096, reserve=10, continue_last=True)

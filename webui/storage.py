@@ -42,7 +42,7 @@ def check_document_id(doc_id: str) -> str:
 
 def clean_name(name: str) -> str:
     """A display name: control characters removed, whitespace collapsed, length checked."""
-    text = "".join(ch for ch in str(name) if ch.isprintable())
+    text = "".join(ch if ch.isprintable() else " " if ch.isspace() else "" for ch in str(name))
     text = " ".join(text.split())
     if not text:
         raise InvalidRequest("the name is empty")

@@ -23,8 +23,10 @@ UI_JS = """
 
 UI_CSS = """
 .reply-stats { color: var(--body-text-color-subdued); }
+/* The reply being generated; it keeps its newest lines in view while it grows. */
 #live-reply { border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg);
-              padding: 6px 14px; background: var(--background-fill-secondary); max-width: 85%; }
+              padding: 6px 14px; background: var(--background-fill-secondary); max-width: 85%;
+              max-height: 26vh; overflow-y: auto; display: flex; flex-direction: column-reverse; }
 #chat-list label { width: 100%; }
 /* Long chats stay cheap: the browser skips layout and paint of messages out of view. */
 #chatbot { contain: layout paint; }

@@ -300,39 +300,42 @@ class ChatTab:
         """Lay out the tab and wire its events."""
         characters = self.app.characters.names()
         with gr.Row():
-            with gr.Column(scale=1, min_width=230, elem_id="chat-sidebar"):
+            with gr.Column(scale=1, min_width=240, elem_id="chat-sidebar"):
                 new_button = gr.Button("+ New chat", elem_id="new-chat-button")
+                mode = gr.Radio(
+                    [("Instruct", INSTRUCT), ("Character", CHAT)],
+                    value=INSTRUCT,
+                    label="Mode",
+                    info="Instruct: the model's own template. Character: a persona from characters/.",
+                    elem_id="chat-mode",
+                )
+                character = gr.Dropdown(
+                    characters,
+                    value=characters[0] if characters else None,
+                    label="Character",
+                    visible=False,
+                    elem_id="character",
+                )
+                with gr.Accordion("System prompt / character context", open=False):
+                    system_prompt = gr.Textbox(show_label=False, lines=4, elem_id="system-prompt")
                 chat_list = gr.Radio(label="Saved chats", choices=[], elem_id="chat-list")
                 unreadable = gr.Markdown(elem_id="unreadable-chats")
-                name_box = gr.Textbox(label="Name", elem_id="chat-name", max_lines=1)
-                with gr.Row():
-                    rename_button = gr.Button("Rename", size="sm", elem_id="rename-button")
-                    delete_button = gr.Button("Delete", size="sm", variant="stop", elem_id="delete-button")
-                with gr.Row():
-                    export_json = gr.Button("Export JSON", size="sm", elem_id="export-json-button")
-                    export_md = gr.Button("Export Markdown", size="sm", elem_id="export-md-button")
-                export_file = gr.File(label="Export", elem_id="export-file", interactive=False, height=90)
-                import_button = gr.UploadButton("Import JSON", file_types=[".json"], size="sm", elem_id="import-button")
+                with gr.Accordion("This chat: rename, delete, export, import", open=False):
+                    name_box = gr.Textbox(label="Name", elem_id="chat-name", max_lines=1)
+                    with gr.Row():
+                        rename_button = gr.Button("Rename", size="sm", elem_id="rename-button")
+                        delete_button = gr.Button("Delete", size="sm", variant="stop", elem_id="delete-button")
+                    with gr.Row():
+                        export_json = gr.Button("Export JSON", size="sm", elem_id="export-json-button")
+                        export_md = gr.Button("Export Markdown", size="sm", elem_id="export-md-button")
+                    export_file = gr.File(label="Export", elem_id="export-file", interactive=False, height=90)
+                    import_button = gr.UploadButton(
+                        "Import JSON", file_types=[".json"], size="sm", elem_id="import-button"
+                    )
             with gr.Column(scale=4):
-                with gr.Row():
-                    mode = gr.Radio(
-                        [("Instruct (model's template)", INSTRUCT), ("Chat (character)", CHAT)],
-                        value=INSTRUCT,
-                        label="Mode",
-                        elem_id="chat-mode",
-                    )
-                    character = gr.Dropdown(
-                        characters,
-                        value=characters[0] if characters else None,
-                        label="Character",
-                        visible=False,
-                        elem_id="character",
-                    )
-                with gr.Accordion("System prompt / character context", open=False):
-                    system_prompt = gr.Textbox(show_label=False, lines=3, elem_id="system-prompt")
                 chatbot = gr.Chatbot(
                     elem_id="chatbot",
-                    height=560,
+                    height="58vh",
                     editable="all",
                     buttons=["copy", "copy_all"],
                     placeholder="Say something to the model.",
