@@ -13,14 +13,20 @@ import pytest
 from tests.conftest import ARTIFACTS, RunningServer, start_server, stop_server
 
 pytestmark = pytest.mark.slow
-LONG_PROMPT = "Count from 1 to 300, one number per line."
+LONG_PROMPT = "Write a long story about a dragon who learns to cook."
 LIVE_TEXT_LONGER_THAN = "document.querySelector('#live-reply')?.innerText.length > %d"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    """A server of this module's own, so that its saved chats are only these tests'."""
-    running = start_server([], tmp_path_factory.mktemp("chat-ui"))
+    """A server of this module's own, so that its saved chats are only these tests'.
+
+    Replies are capped at 160 tokens: long enough to stop one half-way, short enough to be quick.
+    """
+    folder = tmp_path_factory.mktemp("chat-ui")
+    settings = folder / "settings.yaml"
+    settings.write_text("sampling:\n  max_new_tokens: 160\n")
+    running = start_server(["--settings", str(settings)], folder)
     yield running
     stop_server(running)
 
