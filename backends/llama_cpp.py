@@ -27,20 +27,15 @@ from backends.base import (
 )
 from backends.errors import ContextLengthExceeded, ModelLoadError
 from backends.gguf_info import GGUFInfo, read_gguf_info
-from backends.sampling import SamplingParams
+from backends.sampling import ALL_FIELDS
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
-    from llama_cpp._internals import LlamaSampler
 
-#: llama.cpp's "pick a random seed" value.
-_RANDOM_SEED = 0xFFFFFFFF
-#: How many recent tokens the repetition penalty looks at.
-_PENALTY_LAST_N = 64
+    from backends.llama_sampling import SamplerChain
 
-SUPPORTED_SAMPLING = frozenset(
-    {"temperature", "top_k", "top_p", "min_p", "repetition_penalty", "seed", "max_new_tokens", "stop"}
-)
+#: llama.cpp's sampler chain honours every field.
+SUPPORTED_SAMPLING = ALL_FIELDS
 
 
 @dataclass(frozen=True)
@@ -157,28 +152,10 @@ class LlamaCppBackend(Backend):
         llama.reset()
         return 0
 
-    def _make_sampler(self, params: SamplingParams, history: Sequence[int]) -> LlamaSampler:
-        from llama_cpp._internals import LlamaSampler
-
-        llama = self.llama
-        sampler = LlamaSampler()
-        if params.repetition_penalty != 1.0:
-            sampler.add_penalties(llama.n_vocab(), _PENALTY_LAST_N, params.repetition_penalty, 0.0, 0.0)
-            for token in history[-_PENALTY_LAST_N:]:
-                sampler.accept(token)
-        if params.is_greedy:
-            sampler.add_greedy()
-            return sampler
-        if params.top_k > 0:
-            sampler.add_top_k(params.top_k)
-        sampler.add_top_p(params.top_p, 1)
-        sampler.add_min_p(params.min_p, 1)
-        sampler.add_temp(params.temperature)
-        sampler.add_dist(params.seed if params.seed >= 0 else _RANDOM_SEED)
-        return sampler
-
     def generate(self, request: GenerationRequest, cancel: threading.Event | None = None) -> Iterator[GenerationChunk]:
         """Stream the continuation of the prompt; see `Backend.generate`."""
+        from backends.llama_sampling import build_chain  # loads llama.cpp's library
+
         cancel = cancel or threading.Event()
         llama = self.llama
         params = request.params
@@ -189,14 +166,14 @@ class LlamaCppBackend(Backend):
         if len(prompt_ids) >= n_ctx:
             raise ContextLengthExceeded(f"the prompt has {len(prompt_ids)} tokens; the context window holds {n_ctx}")
         max_new = min(params.max_new_tokens, n_ctx - len(prompt_ids))
-        sampler = self._make_sampler(params, prompt_ids)
+        sampler = build_chain(llama._model.vocab, llama.n_vocab(), n_ctx, params, prompt_ids, self._eog_ids)
         try:
             yield from self._decode(prompt_ids, max_new, sampler, cancel)
         finally:
             sampler.close()
 
     def _decode(
-        self, prompt_ids: list[int], max_new: int, sampler: LlamaSampler, cancel: threading.Event
+        self, prompt_ids: list[int], max_new: int, sampler: SamplerChain, cancel: threading.Event
     ) -> Iterator[GenerationChunk]:
         llama = self.llama
         started = time.perf_counter()
@@ -211,14 +188,14 @@ class LlamaCppBackend(Backend):
         prompt_done = time.perf_counter()
 
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        pieces, eog_ids, ctx = self._pieces, self._eog_ids, llama._ctx
+        pieces, eog_ids, ctx = self._pieces, self._eog_ids, llama._ctx.ctx
         generated = 0
         finish = FinishReason.LENGTH
         while generated < max_new:
             if cancel.is_set():
                 finish = FinishReason.CANCELLED
                 break
-            token = sampler.sample(ctx, -1)
+            token = sampler.sample(ctx)
             if token in eog_ids:
                 finish = FinishReason.STOP
                 break

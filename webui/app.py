@@ -14,7 +14,8 @@ from webui.chat.conversation import Notebook
 from webui.chat.engine import ChatEngine
 from webui.chat.library import ChatLibrary
 from webui.model_manager import ModelManager
-from webui.settings import Settings
+from webui.presets import PresetLibrary, RememberedPresets
+from webui.settings import APP_DIR, Settings
 from webui.storage import JsonStore
 
 log = logging.getLogger(__name__)
@@ -63,8 +64,24 @@ class App:
     chats: ChatLibrary
     notebooks: JsonStore[Notebook]
     characters: CharacterLibrary
+    presets: PresetLibrary
+    remembered_presets: RememberedPresets
     sampling: SamplingParams = field(default_factory=SamplingParams)
+    preset_name: str | None = None
     generations: ActiveGenerations = field(default_factory=ActiveGenerations)
+
+    def use_preset(self, name: str) -> SamplingParams:
+        """Make preset `name` the sampling for the next generations; remember it for this model."""
+        self.sampling = self.presets.load(name).apply()
+        self.preset_name = name
+        if self.models.is_loaded:
+            self.remembered_presets.set(self.models.loaded.name, name)
+        return self.sampling
+
+    def set_sampling(self, params: SamplingParams) -> None:
+        """Use hand-tuned parameters for the next generations (no preset)."""
+        self.sampling = params
+        self.preset_name = None
 
     def load_initial_model(self) -> bool:
         """Load `settings.model` (or the bundled model). On failure log one line and go on."""
@@ -75,6 +92,12 @@ class App:
             self.models.load_error = str(exc)
             log.error("no model loaded: %s", exc)
             return False
+        preset = self.settings.preset or self.remembered_presets.get(self.models.loaded.name)
+        if preset:
+            try:
+                self.use_preset(preset)
+            except AppError as exc:
+                log.error("preset not applied: %s", exc)
         return True
 
 
@@ -90,4 +113,6 @@ def build_app(settings: Settings) -> App:
         chats=ChatLibrary(data / "chats"),
         notebooks=JsonStore(data / "notebooks", Notebook, lambda notebook: notebook.name),
         characters=CharacterLibrary(data / "characters"),
+        presets=PresetLibrary(APP_DIR / "presets"),
+        remembered_presets=RememberedPresets(data / "model_presets.yaml"),
     )

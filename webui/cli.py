@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--mlock", action="store_true", help="Lock the model in RAM so it is never swapped out.")
     model.add_argument("--chat-template", help="Use a named template (chatml, llama3, mistral, alpaca, gemma).")
     model.add_argument("--system-prompt", help="System prompt for new chats.")
+    model.add_argument("--preset", help="Sampling preset from presets/ (e.g. Deterministic).")
     server = parser.add_argument_group("server")
     server.add_argument("--host", help="Address to listen on (default 127.0.0.1).")
     server.add_argument("--listen", action="store_true", help="Listen on all addresses (0.0.0.0); needs --auth.")

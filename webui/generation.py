@@ -62,6 +62,7 @@ class Completion:
     timings: Timings
     time_to_first_token: float  # seconds from the request to the first visible text
     stop_string: str | None = None
+    ignored_fields: tuple[str, ...] = ()  # sampling fields set but not honoured by the backend
 
 
 class GenerationStream:
@@ -83,6 +84,8 @@ class GenerationStream:
         self._lock = lock
         self.cancel = cancel or threading.Event()
         self.completion: Completion | None = None
+        #: Fields the request set that this backend does not honour (reported, never silently dropped).
+        self.ignored_fields = tuple(sorted(request.params.model_fields_set - backend.capabilities.supported_sampling))
 
     def __iter__(self) -> Iterator[str]:
         if self._lock is None:
@@ -133,4 +136,5 @@ class GenerationStream:
             timings=timings or Timings(0, 0, 0.0, len(parts), elapsed),
             time_to_first_token=(first_text_at or time.perf_counter()) - started,
             stop_string=stops.matched,
+            ignored_fields=self.ignored_fields,
         )

@@ -41,6 +41,7 @@ class Settings(BaseModel):
     auth: str | None = Field(None, description="user:password required to open the UI.")
     user_data_dir: Path = Field(APP_DIR / "user_data", description="Where chats and settings are saved.")
     sampling: SamplingParams = Field(default_factory=SamplingParams, description="Default sampling parameters.")
+    preset: str | None = Field(None, description="A preset from presets/ to start with (overrides sampling).")
 
     @field_validator("loader")
     @classmethod

@@ -21,6 +21,7 @@ class ReplyStats(BaseModel):
     cached_tokens: int = 0
     finish_reason: str = ""
     truncated_messages: int = 0  # earlier messages dropped to fit the context
+    ignored_fields: list[str] = Field(default_factory=list)  # sampling fields the backend does not honour
 
 
 class Message(BaseModel):

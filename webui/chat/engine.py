@@ -48,6 +48,7 @@ class ChatReply:
             cached_tokens=timings.cached_tokens,
             finish_reason=completion.finish_reason.value,
             truncated_messages=self.prompt.dropped_messages,
+            ignored_fields=list(completion.ignored_fields),
         )
         return Message(role="assistant", content=self.prefix + completion.text, stats=stats)
 

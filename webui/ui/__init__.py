@@ -7,6 +7,7 @@ import gradio as gr
 from webui.app import App
 from webui.ui.chat_tab import ChatTab
 from webui.ui.notebook_tab import NotebookTab
+from webui.ui.parameters_tab import ParametersTab
 
 #: Keyboard shortcuts: Escape stops the generation of the visible tab.
 UI_JS = """
@@ -53,7 +54,10 @@ def build_ui(app: App) -> gr.Blocks:
                 chat = ChatTab(app).build()
             with gr.Tab("Notebook", id="notebook"):
                 notebook = NotebookTab(app).build()
+            with gr.Tab("Parameters", id="parameters"):
+                parameters = ParametersTab(app).build()
         demo.load(lambda: model_status(app), outputs=status)
         chat.on_page_load(demo)
         notebook.on_page_load(demo)
+        parameters.on_page_load(demo)
     return demo

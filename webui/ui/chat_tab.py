@@ -50,6 +50,8 @@ def format_stats(stats: ReplyStats) -> str:
     ]
     if stats.finish_reason == "cancelled":
         parts.append("stopped")
+    if stats.ignored_fields:
+        parts.append(f"⚠️ ignored by this backend: {', '.join(stats.ignored_fields)}")
     if stats.truncated_messages:
         parts.append(f"⚠️ truncated: {stats.truncated_messages} earlier messages left out to fit the context")
     return " · ".join(parts)
