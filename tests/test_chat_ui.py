@@ -198,3 +198,26 @@ def test_notebook_continues_raw_text(server: RunningServer, page) -> None:
     assert text.startswith("Once upon a time") and len(text) > len("Once upon a time") + 10
     assert "tokens" in page.locator("#notebook-info").inner_text()
     page.locator("#notebook-list").get_by_text("Untitled notebook").wait_for()
+
+
+def test_parameters_tab_changes_apply_to_the_next_reply(server: RunningServer, page) -> None:
+    """Runs last in this module: it changes the server's sampling for every session."""
+    page.goto(server.url)
+    page.get_by_role("tab", name="Parameters").click()
+    page.locator("#preset-dropdown input").click()
+    page.get_by_role("option", name="Deterministic").click()
+    page.locator("#parameters-status").get_by_text("Using Deterministic").wait_for()
+    tokens = page.locator("#param-max_new_tokens input")
+    tokens.fill("7")
+    tokens.press("Tab")
+    page.locator("#parameters-status").get_by_text("custom parameters").wait_for()
+    page.get_by_role("tab", name="Chat").click()
+    page.locator("#new-chat-button").click()
+    send(page, "Tell me about the moon.")
+    wait_finished(page, 1)
+    first = bot(page).inner_text()
+    assert first.split("\n")[-1].startswith("7 tokens")
+    page.locator("#regenerate-button").click()
+    page.wait_for_function("document.querySelector('#chatbot .reply-stats') === null", timeout=10_000)
+    wait_finished(page, 1)
+    assert bot(page).inner_text().split("\n")[0] == first.split("\n")[0]  # greedy: the same reply again

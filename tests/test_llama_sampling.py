@@ -11,8 +11,8 @@ import pytest
 from backends.base import GenerationRequest
 from backends.errors import InvalidRequest
 from backends.sampling import GREEDY, SamplingParams
-from webui.presets import PresetLibrary
 from tests.conftest import REPO
+from webui.presets import PresetLibrary
 
 pytestmark = pytest.mark.slow
 PROMPT = "<|im_start|>user\nWrite a story about a dragon.<|im_end|>\n<|im_start|>assistant\n"

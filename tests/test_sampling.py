@@ -10,8 +10,8 @@ from pydantic import ValidationError
 
 from backends.errors import InvalidRequest
 from backends.sampling import DEFAULT_PRIORITY, SamplingParams
-from webui.presets import PresetLibrary, RememberedPresets, check_preset_name
 from tests.conftest import REPO
+from webui.presets import PresetLibrary, RememberedPresets, check_preset_name
 
 TGW_PRESET = """temperature: 0.82
 top_p: 0.85
