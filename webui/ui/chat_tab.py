@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,9 +16,8 @@ from webui.app import App
 from webui.chat import library
 from webui.chat.conversation import Message, ReplyStats, SavedChat
 from webui.storage import clean_name
+from webui.ui.streaming import coalesced
 
-#: The most UI updates per second while streaming (coalesced in between).
-MAX_UPDATES_PER_SECOND = 10
 STATS_MARKER = "\n\n<sub class='reply-stats'>"
 INSTRUCT, CHAT = "instruct", "chat"
 LATEX_DELIMITERS = [
@@ -229,13 +227,8 @@ class ChatTab:
                 raise gr.Error(str(exc)) from exc
             text = reply.prefix
             yield (live_reply(text), gr.skip())
-            last_update = 0.0
-            for delta in reply:
-                text += delta
-                now = time.monotonic()
-                if now - last_update >= 1 / MAX_UPDATES_PER_SECOND:
-                    last_update = now
-                    yield (live_reply(text), gr.skip())
+            for text in coalesced(reply.prefix, reply):
+                yield (live_reply(text), gr.skip())
             chat = library.with_reply(chat, reply.message(), replaces_last=continuing)
             view = self._save(replace(view, chat=chat, pending=None))
             yield (live_reply(text), view)

@@ -13,8 +13,7 @@ from backends.errors import AppError
 from webui.app import App
 from webui.chat.conversation import Notebook
 from webui.storage import clean_name, new_document_id
-
-MAX_UPDATES_PER_SECOND = 25
+from webui.ui.streaming import coalesced
 
 
 @dataclass(frozen=True)
@@ -75,13 +74,10 @@ class NotebookTab:
                 stream = self.app.models.stream(GenerationRequest(prompt=text, params=self.app.sampling), cancel)
             except AppError as exc:
                 raise gr.Error(str(exc)) from exc
-            last_update = 0.0
-            for delta in stream:
-                text += delta
-                now = time.monotonic()
-                if now - last_update >= 1 / MAX_UPDATES_PER_SECOND:
-                    last_update = now
-                    yield text, gr.skip()
+            shown = text
+            for shown in coalesced(text, stream):
+                yield shown, gr.skip()
+            text = shown
             timings = stream.completion.timings if stream.completion else None
             info = self.count_tokens(text)
             if timings is not None:
