@@ -53,6 +53,7 @@ class LoadOptions:
     dtype: str = "auto"  # transformers: auto, float32, float16 or bfloat16
     trust_remote_code: bool = False  # transformers: run the model repository's own Python code
     allow_pickle: bool = False  # transformers: load .bin/.pt weights (with weights_only=True)
+    load_in: str | None = None  # transformers: "4bit" or "8bit" (bitsandbytes, CUDA)
 
 
 def load_backend(path: Path, loader: str = "auto", options: LoadOptions | None = None) -> Backend:
@@ -75,6 +76,7 @@ def load_backend(path: Path, loader: str = "auto", options: LoadOptions | None =
                 n_threads=options.n_threads,
                 trust_remote_code=options.trust_remote_code,
                 allow_pickle=options.allow_pickle,
+                load_in=options.load_in,
             )
         )
     from backends.llama_cpp import LlamaCppConfig, load_llama_cpp

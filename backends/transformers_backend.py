@@ -8,7 +8,6 @@ batches and tokens, and sampling runs the pure functions of `backends.samplers`.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -40,6 +39,24 @@ class TransformersConfig:
     n_threads: int | None = None
     trust_remote_code: bool = False
     allow_pickle: bool = False
+    load_in: str | None = None  # "4bit" or "8bit" with bitsandbytes on CUDA
+
+
+def quantization_config(load_in: str | None, device: str) -> Any:
+    """bitsandbytes 4/8-bit loading, or a clear reason why it is not available here."""
+    if load_in is None:
+        return None
+    if load_in not in ("4bit", "8bit"):
+        raise ModelLoadError(f"--load-in must be 4bit or 8bit, not {load_in!r}")
+    if device != "cuda":
+        raise ModelLoadError(f"{load_in} loading needs an NVIDIA GPU (CUDA) and bitsandbytes; this runs on {device}")
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError as exc:
+        raise ModelLoadError(f"{load_in} loading needs bitsandbytes: pip install bitsandbytes") from exc
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(load_in_4bit=load_in == "4bit", load_in_8bit=load_in == "8bit")
 
 
 def pick_device(requested: str) -> str:
@@ -96,6 +113,7 @@ def load_transformers(config: TransformersConfig) -> TransformersBackend:
         torch.set_num_threads(config.n_threads)
     device = pick_device(config.device)
     dtype = pick_dtype(config.dtype, device)
+    quantization = quantization_config(config.load_in, device)
     common: dict[str, Any] = {"trust_remote_code": config.trust_remote_code}
     if path.is_file():
         from backends.gguf_info import read_gguf_info
@@ -108,10 +126,13 @@ def load_transformers(config: TransformersConfig) -> TransformersBackend:
         source, eos_name = str(path), None
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, **{k: v for k, v in common.items() if k != "use_safetensors"})
-        model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **common)
+        extra = {"quantization_config": quantization, "device_map": device} if quantization else {}
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **common, **extra)
     except (OSError, ValueError, KeyError, RuntimeError, ImportError) as exc:
         raise ModelLoadError(f"{path}: transformers could not load it ({str(exc).splitlines()[0]})") from exc
-    model.to(device).eval()
+    if quantization is None:
+        model.to(device)
+    model.eval()
     return TransformersBackend(model, tokenizer, config, device, eos_name)
 
 
@@ -257,6 +278,7 @@ class TransformersBackend(Backend):
         gc.collect()
         if self.device == "cuda":
             torch.cuda.empty_cache()
+        release_free_heap()
 
 
 class _IncrementalDecoder:
@@ -292,9 +314,11 @@ def _final(
     return GenerationChunk("", finish_reason=finish, timings=timings)
 
 
-def default_thread_count() -> int:
-    """Threads for PyTorch on the CPU: the CPUs this process may use."""
+def release_free_heap() -> None:
+    """Ask glibc to give freed heap pages back to the system (Linux), so RAM use drops after unload."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:
-        return max(1, os.cpu_count() or 1)
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass

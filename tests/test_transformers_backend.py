@@ -123,6 +123,8 @@ def test_bad_folders_are_refused_clearly(tmp_path: Path) -> None:
         load_backend(unknown)
     with pytest.raises(ModelLoadError, match="no CUDA device"):
         load_backend(unknown, "transformers", LoadOptions(device="cuda"))
+    with pytest.raises(ModelLoadError, match="4bit loading needs an NVIDIA GPU"):
+        load_backend(unknown, "transformers", LoadOptions(load_in="4bit"))
 
 
 def test_the_app_starts_without_importing_torch(model_path: Path) -> None:
@@ -134,3 +136,29 @@ def test_the_app_starts_without_importing_torch(model_path: Path) -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.stdout.strip().splitlines()[-1] == "False", result.stderr[-2000:]
+
+
+MEMORY_CHECK = """
+import gc, json, psutil, torch, transformers
+from backends.loader import LoadOptions, bundled_model_path, load_backend
+process = psutil.Process()
+gc.collect()
+before = process.memory_info().rss
+samples = []
+for _ in range(2):
+    backend = load_backend(bundled_model_path(), "transformers", LoadOptions(n_ctx=1024))
+    loaded = process.memory_info().rss
+    backend.unload()
+    del backend
+    gc.collect()
+    samples.append((loaded, process.memory_info().rss))
+print(json.dumps([before, samples]))
+"""
+
+
+def test_unloading_gives_the_memory_back() -> None:
+    result = subprocess.run([sys.executable, "-c", MEMORY_CHECK], cwd=REPO, capture_output=True, text=True, timeout=600)
+    before, samples = json.loads(result.stdout.strip().splitlines()[-1])
+    (loaded, after_first), (_, after_second) = samples
+    assert after_first - before < 0.35 * (loaded - before), (before, samples)
+    assert after_second < after_first * 1.1, "a second load and unload does not leak"

@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument(
         "--allow-pickle", action="store_true", help="transformers: load pickle weights (.bin/.pt), weights_only."
     )
+    model.add_argument("--load-in", choices=("4bit", "8bit"), help="transformers: bitsandbytes quantization (CUDA).")
     model.add_argument("--chat-template", help="Use a named template (chatml, llama3, mistral, alpaca, gemma).")
     model.add_argument("--system-prompt", help="System prompt for new chats.")
     model.add_argument("--preset", help="Sampling preset from presets/ (e.g. Deterministic).")

@@ -34,6 +34,7 @@ class Settings(BaseModel):
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = Field("auto", description="transformers: weight type.")
     trust_remote_code: bool = Field(False, description="transformers: run a model repository's own Python code.")
     allow_pickle: bool = Field(False, description="transformers: load pickle (.bin/.pt) weights, weights_only.")
+    load_in: Literal["4bit", "8bit"] | None = Field(None, description="transformers: bitsandbytes quantization.")
     chat_template: str | None = Field(
         None,
         description="A fallback template name (chatml, llama3, mistral, alpaca, gemma) to use instead of the model's.",
@@ -77,6 +78,7 @@ class Settings(BaseModel):
             dtype=self.dtype,
             trust_remote_code=self.trust_remote_code,
             allow_pickle=self.allow_pickle,
+            load_in=self.load_in,
         )
 
     def auth_pair(self) -> tuple[str, str] | None:
