@@ -20,7 +20,7 @@ from backends.errors import ContextLengthExceeded, ModelLoadError, ModelNotFound
 from backends.sampling import ALL_FIELDS, SamplingParams
 
 #: Fields the transformers backend does not implement (requests that set them are warned).
-UNSUPPORTED = frozenset({"mirostat_mode", "mirostat_tau", "mirostat_eta", "grammar", "json_schema"})
+UNSUPPORTED = frozenset({"mirostat_mode", "mirostat_tau", "mirostat_eta"})
 SUPPORTED_SAMPLING = ALL_FIELDS - UNSUPPORTED
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 DEVICES = ("auto", "cuda", "mps", "cpu")
@@ -148,6 +148,7 @@ class TransformersBackend(Backend):
         self.device = device
         self._cache: Any = None
         self._cache_ids: list[int] = []
+        self._grammars: Any = None  # compiled lazily, the first time a grammar is asked for
         self._eog_ids = self._end_tokens(eos_name)
         model_ctx = getattr(model.config, "max_position_embeddings", None) or config.n_ctx
         self._capabilities = Capabilities(
@@ -235,7 +236,7 @@ class TransformersBackend(Backend):
                     return
                 logits = self._forward(remaining[offset : offset + self.config.n_batch])
             prompt_done = time.perf_counter()
-            pipeline = SamplingPipeline(params, self._eog_ids, prompt_ids)
+            pipeline = SamplingPipeline(params, self._eog_ids, prompt_ids, self._constraint(params, logits))
             detok = _IncrementalDecoder(self.tokenizer)
             generated, finish = 0, FinishReason.LENGTH
             while generated < max_new:
@@ -251,6 +252,15 @@ class TransformersBackend(Backend):
                 if generated < max_new:
                     logits = self._forward([token])
         yield _final(finish, prompt_ids, cached, started, prompt_done, generated)
+
+    def _constraint(self, params: SamplingParams, logits: Any) -> Any:
+        if not params.grammar and params.json_schema is None:
+            return None
+        if self._grammars is None:
+            from backends.transformers_grammar import GrammarCompiler
+
+            self._grammars = GrammarCompiler(self.tokenizer, int(logits.numel()), self._eog_ids)
+        return self._grammars.constraint(params)
 
     def _reuse_prefix(self, prompt_ids: list[int]) -> int:
         cached = 0

@@ -9,13 +9,21 @@ import torch
 
 from backends import samplers
 from backends.sampling import SamplingParams
+from backends.transformers_grammar import GrammarConstraint
 
 
 class SamplingPipeline:
     """Chooses tokens one after another for one generation."""
 
-    def __init__(self, params: SamplingParams, eog_ids: Iterable[int], prompt_ids: Sequence[int]) -> None:
+    def __init__(
+        self,
+        params: SamplingParams,
+        eog_ids: Iterable[int],
+        prompt_ids: Sequence[int],
+        constraint: GrammarConstraint | None = None,
+    ) -> None:
         self.params = params
+        self.constraint = constraint
         self.history = list(prompt_ids)
         self.bias = dict(params.logit_bias)
         if params.ban_eos_token:
@@ -30,6 +38,8 @@ class SamplingPipeline:
         """Apply the stages to `logits` and pick a token; it joins the history."""
         p = self.params
         logits = samplers.add_logit_bias(logits.cpu(), self.bias)
+        if self.constraint is not None:
+            logits = self.constraint.mask(logits)
         window = self.history[-p.repetition_penalty_range :] if p.repetition_penalty_range else self.history
         for stage in self.order:
             if stage == "penalties":
@@ -59,4 +69,6 @@ class SamplingPipeline:
                     logits = samplers.apply_temperature(logits, p.temperature)
         token = samplers.choose(logits, p.is_greedy, self.generator)
         self.history.append(token)
+        if self.constraint is not None:
+            self.constraint.accept(token)
         return token

@@ -78,10 +78,10 @@ def test_cancel_and_seeds(hf_backend) -> None:
 
 
 def test_unsupported_fields_are_reported(hf_backend) -> None:
-    request = GenerationRequest(prompt=PROMPT, params=SamplingParams(json_schema={"type": "string"}, max_new_tokens=2))
+    request = GenerationRequest(prompt=PROMPT, params=SamplingParams(mirostat_mode=2, max_new_tokens=2))
     stream = GenerationStream(hf_backend, request)
     list(stream)
-    assert stream.completion.ignored_fields == ("json_schema",)
+    assert stream.completion.ignored_fields == ("mirostat_mode",)
 
 
 def test_hf_folder_saved_by_the_test_loads_and_generates(hf_backend, tmp_path: Path) -> None:
@@ -162,3 +162,34 @@ def test_unloading_gives_the_memory_back() -> None:
     (loaded, after_first), (_, after_second) = samples
     assert after_first - before < 0.35 * (loaded - before), (before, samples)
     assert after_second < after_first * 1.1, "a second load and unload does not leak"
+
+
+def test_json_schema_and_grammar_constrain_the_output(hf_backend) -> None:
+    import jsonschema
+
+    schema = {
+        "type": "object",
+        "properties": {"name": {"type": "string", "maxLength": 20}, "age": {"type": "integer"}},
+        "required": ["name", "age"],
+    }
+    prompt = "<|im_start|>user\nGive me a person as JSON with name and age.<|im_end|>\n<|im_start|>assistant\n"
+    _, text, _ = tokens_and_text(
+        hf_backend, GREEDY.model_copy(update={"json_schema": schema, "max_new_tokens": 60}), prompt
+    )
+    jsonschema.validate(json.loads(text), schema)
+    _, text, _ = tokens_and_text(hf_backend, SamplingParams(grammar='root ::= ("yes" | "no") "."', seed=2), PROMPT)
+    assert text in ("yes.", "no.")
+
+
+def test_high_repetition_penalty_reduces_repeats(hf_backend) -> None:
+    from collections import Counter
+
+    def repeats(ids: list[int]) -> int:
+        counts = Counter(tuple(ids[i : i + 3]) for i in range(len(ids) - 2))
+        return sum(c - 1 for c in counts.values() if c > 1)
+
+    base = GREEDY.model_copy(update={"max_new_tokens": 200, "ban_eos_token": True})
+    prompt = "<|im_start|>user\nWrite a story about a dragon.<|im_end|>\n<|im_start|>assistant\n"
+    plain = tokens_and_text(hf_backend, base, prompt)[0]
+    penalised = tokens_and_text(hf_backend, base.model_copy(update={"repetition_penalty": 1.5}), prompt)[0]
+    assert repeats(penalised) < repeats(plain) / 2
