@@ -107,6 +107,7 @@ def load_transformers(config: TransformersConfig) -> TransformersBackend:
     if not path.exists():
         raise ModelNotFound(f"{path}: no such file or folder")
     import torch
+    from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if config.n_threads:
@@ -128,7 +129,7 @@ def load_transformers(config: TransformersConfig) -> TransformersBackend:
         tokenizer = AutoTokenizer.from_pretrained(source, **{k: v for k, v in common.items() if k != "use_safetensors"})
         extra = {"quantization_config": quantization, "device_map": device} if quantization else {}
         model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **common, **extra)
-    except (OSError, ValueError, KeyError, RuntimeError, ImportError) as exc:
+    except (OSError, ValueError, KeyError, RuntimeError, ImportError, SafetensorError) as exc:
         raise ModelLoadError(f"{path}: transformers could not load it ({str(exc).splitlines()[0]})") from exc
     if quantization is None:
         model.to(device)

@@ -17,6 +17,7 @@ from backends.loader import LoadOptions, load_backend
 from backends.sampling import GREEDY, SamplingParams
 from tests.conftest import REPO
 from webui.generation import GenerationStream
+from webui.presets import PresetLibrary
 
 pytestmark = pytest.mark.slow
 PROMPT = (
@@ -75,6 +76,8 @@ def test_cancel_and_seeds(hf_backend) -> None:
     assert tokens_and_text(hf_backend, params)[0] == tokens_and_text(hf_backend, params)[0]
     greedy = tokens_and_text(hf_backend, GREEDY.model_copy(update={"max_new_tokens": 20}))[0]
     assert tokens_and_text(hf_backend, SamplingParams(temperature=3.0, top_k=1, max_new_tokens=20))[0] == greedy
+    deterministic = PresetLibrary(REPO / "presets").load("Deterministic").apply()
+    assert tokens_and_text(hf_backend, deterministic.model_copy(update={"max_new_tokens": 20}))[0] == greedy
 
 
 def test_unsupported_fields_are_reported(hf_backend) -> None:
@@ -102,6 +105,10 @@ def test_hf_folder_saved_by_the_test_loads_and_generates(hf_backend, tmp_path: P
         assert "Paris" in text
     finally:
         backend.unload()
+    weights = next(p for p in folder.iterdir() if p.suffix == ".safetensors")
+    weights.write_bytes(weights.read_bytes()[:1000])  # a corrupt (truncated) shard
+    with pytest.raises(ModelLoadError, match="transformers could not load it"):
+        load_backend(folder)
 
 
 def test_bad_folders_are_refused_clearly(tmp_path: Path) -> None:
