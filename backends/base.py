@@ -8,6 +8,7 @@ one wrapper above all backends (`webui.generation`).
 from __future__ import annotations
 
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -115,3 +116,27 @@ class Backend(ABC):
     @abstractmethod
     def unload(self) -> None:
         """Free the model's memory. The backend is unusable afterwards."""
+
+
+def common_prefix_length(first: Sequence[int], second: Sequence[int]) -> int:
+    """How many leading tokens two sequences share (the KV cache that can be reused)."""
+    length = 0
+    for a, b in zip(first, second, strict=False):
+        if a != b:
+            break
+        length += 1
+    return length
+
+
+def final_chunk(
+    finish: FinishReason, prompt_tokens: int, cached: int, started: float, prompt_done: float, generated: int
+) -> GenerationChunk:
+    """The last chunk of a generation: why it ended, and its timings (times from `time.perf_counter`)."""
+    timings = Timings(
+        prompt_tokens=prompt_tokens,
+        cached_tokens=cached,
+        prompt_seconds=prompt_done - started,
+        generated_tokens=generated,
+        generation_seconds=max(0.0, time.perf_counter() - prompt_done),
+    )
+    return GenerationChunk("", finish_reason=finish, timings=timings)

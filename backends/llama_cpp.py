@@ -23,7 +23,8 @@ from backends.base import (
     FinishReason,
     GenerationChunk,
     GenerationRequest,
-    Timings,
+    common_prefix_length,
+    final_chunk,
 )
 from backends.errors import ContextLengthExceeded, ModelLoadError
 from backends.gguf_info import GGUFInfo, read_gguf_info
@@ -143,7 +144,7 @@ class LlamaCppBackend(Backend):
     def _reuse_prefix(self, prompt_ids: list[int]) -> int:
         """Keep the KV cache of the longest common prefix; return its length."""
         llama = self.llama
-        cached = _common_prefix_length(llama.input_ids[: llama.n_tokens].tolist(), prompt_ids)
+        cached = common_prefix_length(llama.input_ids[: llama.n_tokens].tolist(), prompt_ids)
         if cached == len(prompt_ids):
             cached -= 1  # the last prompt token must be evaluated to get fresh logits
         if cached > 0 and llama._ctx.kv_cache_seq_rm(-1, cached, -1):
@@ -182,7 +183,7 @@ class LlamaCppBackend(Backend):
         n_batch = llama.n_batch
         for offset in range(0, len(remaining), n_batch):
             if cancel.is_set():
-                yield self._final(FinishReason.CANCELLED, prompt_ids, cached, started, started, 0)
+                yield final_chunk(FinishReason.CANCELLED, len(prompt_ids), cached, started, started, 0)
                 return
             llama.eval(remaining[offset : offset + n_batch])
         prompt_done = time.perf_counter()
@@ -206,40 +207,13 @@ class LlamaCppBackend(Backend):
         tail = decoder.decode(b"", final=True)
         if tail:
             yield GenerationChunk(tail)
-        yield self._final(finish, prompt_ids, cached, started, prompt_done, generated)
-
-    @staticmethod
-    def _final(
-        finish: FinishReason,
-        prompt_ids: list[int],
-        cached: int,
-        started: float,
-        prompt_done: float,
-        generated: int,
-    ) -> GenerationChunk:
-        timings = Timings(
-            prompt_tokens=len(prompt_ids),
-            cached_tokens=cached,
-            prompt_seconds=prompt_done - started,
-            generated_tokens=generated,
-            generation_seconds=max(0.0, time.perf_counter() - prompt_done),
-        )
-        return GenerationChunk("", finish_reason=finish, timings=timings)
+        yield final_chunk(finish, len(prompt_ids), cached, started, prompt_done, generated)
 
     def unload(self) -> None:
         """Free the model and its context."""
         if self._llama is not None:
             self._llama.close()
             self._llama = None
-
-
-def _common_prefix_length(first: Sequence[int], second: Sequence[int]) -> int:
-    length = 0
-    for a, b in zip(first, second, strict=False):
-        if a != b:
-            break
-        length += 1
-    return length
 
 
 def _vocabulary_tables(llama: Llama) -> tuple[list[bytes], frozenset[int]]:

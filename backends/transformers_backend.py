@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from backends.base import Backend, Capabilities, FinishReason, GenerationChunk, GenerationRequest, Timings
+from backends.base import (
+    Backend,
+    Capabilities,
+    FinishReason,
+    GenerationChunk,
+    GenerationRequest,
+    common_prefix_length,
+    final_chunk,
+)
 from backends.errors import ContextLengthExceeded, ModelLoadError, ModelNotFound
 from backends.sampling import ALL_FIELDS, SamplingParams
 
@@ -233,7 +241,7 @@ class TransformersBackend(Backend):
             logits = None
             for offset in range(0, len(remaining), self.config.n_batch):
                 if cancel.is_set():
-                    yield _final(FinishReason.CANCELLED, prompt_ids, cached, started, started, 0)
+                    yield final_chunk(FinishReason.CANCELLED, len(prompt_ids), cached, started, started, 0)
                     return
                 logits = self._forward(remaining[offset : offset + self.config.n_batch])
             prompt_done = time.perf_counter()
@@ -252,7 +260,7 @@ class TransformersBackend(Backend):
                 yield GenerationChunk(detok.add(token), (token,))
                 if generated < max_new:
                     logits = self._forward([token])
-        yield _final(finish, prompt_ids, cached, started, prompt_done, generated)
+        yield final_chunk(finish, len(prompt_ids), cached, started, prompt_done, generated)
 
     def _constraint(self, params: SamplingParams, logits: Any) -> Any:
         if not params.grammar and params.json_schema is None:
@@ -264,11 +272,7 @@ class TransformersBackend(Backend):
         return self._grammars.constraint(params)
 
     def _reuse_prefix(self, prompt_ids: list[int]) -> int:
-        cached = 0
-        for old, new in zip(self._cache_ids, prompt_ids, strict=False):
-            if old != new:
-                break
-            cached += 1
+        cached = common_prefix_length(self._cache_ids, prompt_ids)
         if cached == len(prompt_ids):
             cached -= 1  # the last prompt token is fed again to get fresh logits
         if cached > 0 and self._cache is not None:
@@ -310,19 +314,6 @@ class _IncrementalDecoder:
             self.prefix_offset, self.read_offset = self.read_offset, len(self.ids)
             return after[len(before) :]
         return ""
-
-
-def _final(
-    finish: FinishReason, prompt_ids: list[int], cached: int, started: float, prompt_done: float, generated: int
-) -> GenerationChunk:
-    timings = Timings(
-        prompt_tokens=len(prompt_ids),
-        cached_tokens=cached,
-        prompt_seconds=prompt_done - started,
-        generated_tokens=generated,
-        generation_seconds=max(0.0, time.perf_counter() - prompt_done),
-    )
-    return GenerationChunk("", finish_reason=finish, timings=timings)
 
 
 def release_free_heap() -> None:
