@@ -126,10 +126,6 @@ class LlamaCppBackend(Backend):
         """Turn token ids back into text (control tokens are dropped)."""
         return b"".join(self._pieces[t] for t in token_ids).decode("utf-8", errors="replace")
 
-    def token_piece(self, token_id: int) -> bytes:
-        """The bytes one token stands for."""
-        return self._pieces[token_id]
-
     def clear_cache(self) -> None:
         """Forget the KV cache, so that the next prompt is evaluated from scratch."""
         self.llama.reset()

@@ -8,7 +8,6 @@ version intact, never a truncated or empty file.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
@@ -22,6 +21,7 @@ from typing import Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from backends.errors import InvalidRequest
+from webui.settings import describe_validation_error
 
 _ID_PATTERN = re.compile(r"^[0-9a-f]{20}$")
 #: The longest display name a user may give a document.
@@ -125,10 +125,7 @@ class JsonStore(Generic[Document]):
         try:
             return self.model.model_validate_json(text)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'document'}: {e['msg']}" for e in exc.errors()[:5]
-            )
-            raise InvalidRequest(f"{source} is not a valid document: {problems}") from exc
+            raise InvalidRequest(describe_validation_error(f"{source} is not a valid document", exc)) from exc
 
     def delete(self, doc_id: str) -> None:
         """Remove a document (no error if it is already gone)."""
@@ -151,8 +148,3 @@ class JsonStore(Generic[Document]):
                 continue
             entries.append(Listing(doc_id, self._name_of(document), updated))
         return sorted(entries, key=lambda e: (e.updated, e.doc_id), reverse=True)
-
-
-def dump_json(value: object) -> str:
-    """Pretty JSON for exports."""
-    return json.dumps(value, ensure_ascii=False, indent=2)

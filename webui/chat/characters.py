@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from backends.errors import InvalidRequest
+from webui.settings import describe_validation_error
 
 #: Characters that ship with Jielong.
 BUILTIN_CHARACTERS = Path(__file__).resolve().parent.parent / "characters"
@@ -55,8 +56,7 @@ def read_character(path: Path) -> Character:
     try:
         return Character.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise InvalidRequest(f"{path.name}: {problems}") from exc
+        raise InvalidRequest(describe_validation_error(path.name, exc)) from exc
 
 
 class CharacterLibrary:
