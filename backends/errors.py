@@ -55,3 +55,40 @@ class TemplateError(InvalidRequest):
 
 class SettingsError(InvalidRequest):
     """A settings file or command-line combination is invalid."""
+
+
+class AuthRequired(AppError):
+    """The resource is gated or private: a (valid) access token is needed."""
+
+    status_code = 401
+    error_type = "authentication_error"
+
+
+class HubUnreachable(AppError):
+    """The model hub could not be reached (offline, DNS, timeout) or answered with a server error."""
+
+    status_code = 503
+    error_type = "server_error"
+
+
+class AlreadyExists(InvalidRequest):
+    """The thing to create (a downloaded model, a file) is already there."""
+
+    status_code = 409
+
+
+class DownloadError(AppError):
+    """A download failed after it started (bad bytes, a broken transfer)."""
+
+    status_code = 502
+    error_type = "server_error"
+
+
+class ChecksumMismatch(DownloadError):
+    """A downloaded file's size or sha256 does not match what the hub announced; the file was removed."""
+
+
+class DiskFull(DownloadError):
+    """Not enough free space for the download."""
+
+    status_code = 507
