@@ -80,6 +80,7 @@ class ServedRequest:
     status: int
     bytes_sent: int
     authorization: str | None
+    range_header: str | None
 
 
 class HubStandin:
@@ -144,7 +145,7 @@ def _handler(hub: HubStandin) -> type[BaseHTTPRequestHandler]:
         def _route(self, body: bool) -> None:
             parts = [unquote(p) for p in urlsplit(self.path).path.split("/") if p]
             if parts[:2] == ["api", "models"] and len(parts) >= 4:
-                rev = parts[6] if len(parts) >= 7 and parts[5] == "revision" else "main"
+                rev = "/".join(parts[5:]) if len(parts) >= 6 and parts[4] == "revision" else "main"
                 return self._model_info("/".join(parts[2:4]), rev)
             if len(parts) >= 5 and parts[2] == "resolve":
                 return self._resolve("/".join(parts[:2]), parts[3], "/".join(parts[4:]), body)
@@ -241,7 +242,7 @@ def _handler(hub: HubStandin) -> type[BaseHTTPRequestHandler]:
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
             finally:
-                hub.record(ServedRequest(self.path, start, status, sent, auth))
+                hub.record(ServedRequest(self.path, start, status, sent, auth, self.headers.get("Range")))
 
         def _error(self, status: int, code: str, message: str) -> None:
             payload = json.dumps({"error": message}).encode()
@@ -251,6 +252,7 @@ def _handler(hub: HubStandin) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
-            self.wfile.write(payload)
+            if self.command != "HEAD":
+                self.wfile.write(payload)
 
     return Handler

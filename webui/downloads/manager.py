@@ -202,9 +202,9 @@ class DownloadManager:
         free = shutil.disk_usage(self.models_dir if self.models_dir.exists() else self.models_dir.parent).free
         if needed + self.min_free_bytes > free:
             raise DiskFull(
-                f"not enough disk space: the download needs {_size(needed)}"
-                + (f" (+{_size(self.min_free_bytes)} kept free)" if self.min_free_bytes else "")
-                + f" but {self.models_dir} has {_size(free)} free"
+                f"not enough disk space: the download needs {human_size(needed)}"
+                + (f" (+{human_size(self.min_free_bytes)} kept free)" if self.min_free_bytes else "")
+                + f" but {self.models_dir} has {human_size(free)} free"
             )
 
     def _update(self, job: _Job, **changes: object) -> None:
@@ -246,10 +246,7 @@ class DownloadManager:
             self._fail(job, f"unexpected error: {type(exc).__name__}", "DownloadError")
         finally:
             job.lock.release()
-            if job.progress.state == "done":
-                Path(job.lock.lock_file).unlink(missing_ok=True)
-                with contextlib.suppress(OSError):
-                    (self.models_dir / STAGING).rmdir()  # only when no other download left files there
+            _tidy(job.staging, Path(job.lock.lock_file))
             with self._lock:
                 self._active.pop(job.dest_key, None)
 
@@ -302,6 +299,15 @@ class DownloadManager:
         shutil.rmtree(job.staging, ignore_errors=True)
 
 
+def _tidy(staging: Path, lock_file: Path) -> None:
+    """Remove the lock file and staging folders that hold no file (a partial file to resume stays)."""
+    lock_file.unlink(missing_ok=True)
+    if staging.is_dir() and not any(p.is_file() for p in staging.rglob("*")):
+        shutil.rmtree(staging, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        staging.parent.rmdir()  # only when no other download left anything there
+
+
 def _staged_size(staging: Path, target: Target) -> int:
     for sub in ("complete", "partial"):
         path = staging / sub / target.relative
@@ -310,9 +316,11 @@ def _staged_size(staging: Path, target: Target) -> int:
     return 0
 
 
-def _size(n: float) -> str:
+def human_size(n: float | None) -> str:
+    """Bytes as B/KB/MB/GB/TB (1024-based)."""
+    value = float(n or 0)
     for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"
+        if abs(value) < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TB"
