@@ -267,6 +267,8 @@ def test_two_downloads_at_once_do_not_disturb_each_other(
     with pytest.raises(AlreadyExists, match="already being downloaded"):
         manager.start(parse_repo_ref("org/blob"))
     assert {p.job_id for p in manager.jobs()} == {first.job_id, second.job_id}
+    with pytest.raises(InvalidRequest, match="no download with id"):
+        manager.get("not-a-job")
     assert manager.wait(first.job_id, 60).state == "done"
     assert manager.wait(second.job_id, 60).state == "done"
     assert (models / "blob.Q4_0.gguf").read_bytes() == blob

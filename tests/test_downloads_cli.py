@@ -73,7 +73,7 @@ def test_download_draws_progress_and_verifies(hub: HubStandin, tmp_path: Path, m
     hub.throttle_bps = 64 * 1024 * 1024  # long enough for a few progress lines
     result = run(hub, models, "org/smol-GGUF", "--file", GGUF_NAME)
     assert result.returncode == 0, result.stderr
-    assert "MB/s" in result.stderr and "ETA 00:00:0" in result.stderr and "100.0%" in result.stderr
+    assert "MB/s" in result.stderr and "ETA 0:00:0" in result.stderr and "100.0%" in result.stderr
     assert f"saved {models / GGUF_NAME}" in result.stderr
     digest = hashlib.sha256((models / GGUF_NAME).read_bytes()).hexdigest()
     assert digest == hashlib.sha256(model_path.read_bytes()).hexdigest()

@@ -6,7 +6,6 @@ import argparse
 import getpass
 import os
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
@@ -98,9 +97,9 @@ def download(ref: RepoRef, args: argparse.Namespace, token: str | None, out: Tex
 
 
 def progress_line(p: DownloadProgress) -> str:
-    """`  42.1%  41.3 MB / 98.1 MB  12.0 MB/s  ETA 0:05  running file.gguf`."""
+    """`  42.1%  41.3 MB / 98.1 MB  12.0 MB/s  ETA 0:00:05  running file.gguf`."""
     speed = f"{human_size(p.speed_bytes_per_s)}/s" if p.speed_bytes_per_s else "-"
-    eta = time.strftime("%H:%M:%S", time.gmtime(p.eta_s)) if p.eta_s is not None else "-"
+    eta = "-" if p.eta_s is None else f"{int(p.eta_s) // 3600}:{int(p.eta_s) % 3600 // 60:02d}:{int(p.eta_s) % 60:02d}"
     current = f" {p.current_file}" if p.current_file else ""
     line = f"{100 * p.fraction:5.1f}%  {human_size(p.done_bytes)} / {human_size(p.total_bytes)}  {speed}  ETA {eta}"
     return f"{line}  {p.state}{current}".ljust(79)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import logging
 import re
@@ -17,7 +18,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 from huggingface_hub import get_hf_file_metadata, hf_hub_url
 
-from backends.errors import AlreadyExists, AppError, DiskFull, DownloadError, ModelNotFound
+from backends.errors import AlreadyExists, AppError, DiskFull, DownloadError, InvalidRequest
 from webui.downloads.hub import default_endpoint, hub_errors, list_repo_files, resolve_token
 from webui.downloads.plan import DownloadPlan, Target, plan_download
 from webui.downloads.refs import RepoRef
@@ -140,7 +141,7 @@ class DownloadManager:
             return [job.progress for job in reversed(self._jobs.values())]
 
     def get(self, job_id: str) -> DownloadProgress:
-        """The job's current progress, or ModelNotFound for an unknown id."""
+        """The job's current progress (InvalidRequest for an unknown id)."""
         return self._job(job_id).progress
 
     def cancel(self, job_id: str) -> DownloadProgress:
@@ -177,7 +178,7 @@ class DownloadManager:
         with self._lock:
             job = self._jobs.get(job_id)
         if job is None:
-            raise ModelNotFound(f"no download with id {job_id!r}")
+            raise InvalidRequest(f"no download with id {job_id!r}")
         return job
 
     def _destination(self, plan: DownloadPlan) -> Path:
@@ -240,7 +241,10 @@ class DownloadManager:
         except AppError as exc:
             self._fail(job, str(exc), type(exc).__name__)
         except OSError as exc:  # a local file system problem
-            self._fail(job, f"cannot write the download: {exc.strerror or type(exc).__name__}", "DownloadError")
+            if exc.errno == errno.ENOSPC:
+                self._fail(job, "the disk is full; free some space and start again to resume", "DiskFull")
+            else:
+                self._fail(job, f"cannot write the download: {exc.strerror or type(exc).__name__}", "DownloadError")
         except Exception as exc:
             logger.exception("download %s: unexpected error", job.progress.job_id)
             self._fail(job, f"unexpected error: {type(exc).__name__}", "DownloadError")

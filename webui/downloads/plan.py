@@ -53,6 +53,8 @@ def plan_download(
         chosen = [listing.file(name) for name in dict.fromkeys(filenames)]
     else:
         chosen = _default_selection(listing, include_pickle)
+    if not chosen:
+        raise InvalidRequest(f"nothing to download from {listing.repo_id}")
     if all(f.kind in ("gguf", "gguf-split") for f in chosen):
         return _gguf_plan(listing, chosen)
     targets = tuple(Target(f, f.name) for f in sorted(chosen, key=lambda f: f.name))
