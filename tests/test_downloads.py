@@ -287,3 +287,20 @@ def test_the_endpoint_defaults_to_hf_endpoint(hub: HubStandin, models: Path, mon
     monkeypatch.setenv("HF_ENDPOINT", hub.url)
     assert DownloadManager(models).endpoint == hub.url
     assert list_repo_files(parse_repo_ref("org/blob")).commit == hub.repos["org/blob"].commit
+
+
+def test_a_split_gguf_set_downloads_as_one_choice(hub: HubStandin, models: Path, manager: DownloadManager) -> None:
+    parts = {f"q/m-Q8_0-0000{i}-of-00002.gguf": f"GGUF part {i}".encode() for i in (1, 2)}
+    files = {name: make_file(name, data) for name, data in parts.items()}
+    hub.add_repo("org/split", {**files, "m-Q4_0.gguf": make_file("m-Q4_0.gguf", b"GGUF other")})
+    with pytest.raises(InvalidRequest, match="pick one"):
+        manager.start(parse_repo_ref("org/split"))
+    (models / "m-Q8_0-00002-of-00002.gguf").write_bytes(b"left from before")
+    with pytest.raises(AlreadyExists):
+        manager.start(parse_repo_ref("org/split"), ["q/m-Q8_0-00001-of-00002.gguf"])
+    (models / "m-Q8_0-00002-of-00002.gguf").unlink()
+    progress = manager.start(parse_repo_ref("org/split"), ["q/m-Q8_0-00002-of-00002.gguf"])
+    assert progress.destination == "m-Q8_0-00001-of-00002.gguf"
+    assert manager.wait(progress.job_id, 30).state == "done"
+    assert tree(models) == {"m-Q8_0-00001-of-00002.gguf", "m-Q8_0-00002-of-00002.gguf"}
+    assert (models / "m-Q8_0-00002-of-00002.gguf").read_bytes() == b"GGUF part 2"

@@ -104,9 +104,8 @@ class DownloadManager:
         if not filenames and ref.filename:
             filenames = [ref.filename]
         plan = plan_download(listing, filenames, include_pickle)
-        for target in plan.targets:
-            self._final_path(plan, target)  # every destination stays inside models/
-        if self._destination(plan).exists():
+        finals = [self._final_path(plan, target) for target in plan.targets]  # each stays inside models/
+        if self._destination(plan).exists() or any(final.exists() for final in finals):
             raise AlreadyExists(f"{plan.destination} is already in the models folder; delete it to download again")
         self._check_access(plan, token)
         staging = self._staging_dir(plan)
