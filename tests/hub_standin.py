@@ -10,7 +10,8 @@ It serves repositories the test builds, with the endpoints and headers huggingfa
   401 with `X-Error-Code: GatedRepo` for a gated repo without the right token.
 
 Switchable misbehaviour: drop the connection after N bytes (once), ignore Range (answer 200), serve wrong
-bytes for a file, throttle to N bytes/s. Every file GET is recorded in `requests`.
+bytes for a file, throttle to N bytes/s, answer everything with an error status.
+Every file GET is recorded in `requests`.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ class HubStandin:
         self.drop_after: int | None = None  # close the next file GET after this many body bytes
         self.ignore_range = False
         self.throttle_bps: int | None = None
+        self.fail_status: int | None = None  # answer every request with this status (e.g. 503)
         self.requests: list[ServedRequest] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -143,6 +145,8 @@ def _handler(hub: HubStandin) -> type[BaseHTTPRequestHandler]:
             self._route(body=False)
 
         def _route(self, body: bool) -> None:
+            if hub.fail_status:
+                return self._error(hub.fail_status, "", "the stand-in is failing on purpose")
             parts = [unquote(p) for p in urlsplit(self.path).path.split("/") if p]
             if parts[:2] == ["api", "models"] and len(parts) >= 4:
                 rev = "/".join(parts[5:]) if len(parts) >= 6 and parts[4] == "revision" else "main"
@@ -247,7 +251,8 @@ def _handler(hub: HubStandin) -> type[BaseHTTPRequestHandler]:
         def _error(self, status: int, code: str, message: str) -> None:
             payload = json.dumps({"error": message}).encode()
             self.send_response(status)
-            self.send_header("X-Error-Code", code)
+            if code:
+                self.send_header("X-Error-Code", code)
             self.send_header("X-Error-Message", message)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))

@@ -237,6 +237,21 @@ def test_an_unreachable_hub_is_reported(models: Path) -> None:
         DownloadManager(models, endpoint=endpoint).start(parse_repo_ref("org/repo"))
 
 
+def test_a_failing_hub_is_reported_as_unreachable(hub: HubStandin, manager: DownloadManager) -> None:
+    hub.fail_status = 503
+    with pytest.raises(HubUnreachable, match="answered HTTP 503"):
+        manager.start(parse_repo_ref("org/blob"))
+
+
+def test_the_token_comes_from_hf_token(
+    hub: HubStandin, models: Path, manager: DownloadManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub.add_repo("org/gated", {"g.Q4_0.gguf": make_file("g.Q4_0.gguf", b"GGUF gated weights")}, gated=True)
+    monkeypatch.setenv("HF_TOKEN", hub.token)
+    assert manager.wait(manager.start(parse_repo_ref("org/gated")).job_id, 30).state == "done"
+    assert hub.file_requests("g.Q4_0.gguf")[-1].authorization == f"Bearer {hub.token}"
+
+
 def test_gated_repo_needs_a_token_that_is_never_shown(
     hub: HubStandin, models: Path, manager: DownloadManager, caplog: pytest.LogCaptureFixture
 ) -> None:
