@@ -20,9 +20,11 @@ Then a thread downloads each file into `models/.downloads/<repo>--<hash of repo,
 resuming what an earlier run (even of another process) left there, verifies size and sha256 (or the git blob id
 of small files; a mismatch removes the file: ChecksumMismatch), and only then moves the result into place:
 one GGUF or a split set as `models/<file name>`, other repos as the folder `models/<org>_<repo>/` (one rename).
-Downloads are pinned to the commit the listing saw. The token comes from the caller or HF_TOKEN and is never
-logged, shown, or put in progress or error messages. A failed job's `error` is a user-readable message and
-`error_type` the AppError class name (choose behaviour by it, not by the text).
+Downloads are pinned to the commit the listing saw. `cancel()` takes effect at the next chunk
+huggingface_hub writes (10 MB) and keeps the partial file; starting the same download again resumes it.
+The token comes from the caller or HF_TOKEN and is never logged, shown, or put in progress or error messages.
+A failed job's `error` is a user-readable message and `error_type` the AppError class name (choose
+behaviour by it, not by the text).
 """
 
 from webui.downloads.hub import GgufChoice, RepoFile, RepoListing, list_repo_files
