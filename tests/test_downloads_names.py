@@ -74,7 +74,8 @@ def test_parse_repo_ref_accepts_the_hub_forms(text: str, expected: RepoRef) -> N
         "https://huggingface.co/org%2F..%2F../repo",
     ],
 )
-def test_parse_repo_ref_rejects_what_is_not_of_the_hubs_form(text: str) -> None:
+def test_parse_repo_ref_rejects_what_is_not_of_the_hubs_form(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HF_ENDPOINT", raising=False)
     with pytest.raises(InvalidRequest) as caught:
         parse_repo_ref(text)
     assert len(str(caught.value)) < 400  # a clear one-line message, not the 300-character input echoed back
@@ -163,3 +164,10 @@ def test_a_hostile_name_anywhere_in_the_repo_refuses_the_whole_download() -> Non
         plan_download(_listing("config.json", "model.safetensors", "Model.safetensors"))
     with pytest.raises(InvalidRequest, match="same file"):  # picked by name: still checked
         plan_download(_listing("sub/Config.json", "sub/config.json"), ["sub/Config.json", "sub/config.json"])
+
+
+def test_a_url_on_the_hf_endpoint_host_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_ENDPOINT", "https://hub.example.org")
+    assert parse_repo_ref("https://hub.example.org/org/repo/tree/dev") == RepoRef("org/repo", "dev")
+    with pytest.raises(InvalidRequest, match="is not the model hub"):
+        parse_repo_ref("https://other.example.org/org/repo")

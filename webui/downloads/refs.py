@@ -5,6 +5,7 @@ The check is strict on purpose: a repo id or a revision ends up in URLs and (as 
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
@@ -64,7 +65,12 @@ def validate_revision(revision: str) -> str:
 
 
 def parse_repo_ref(text: str, endpoint: str | None = None) -> RepoRef:
-    """Parse `org/repo`, `org/repo:branch` or a hub URL (`.../org/repo[/tree|blob|resolve/REV[/FILE]]`)."""
+    """Parse `org/repo`, `org/repo:branch` or a hub URL (`.../org/repo[/tree|blob|resolve/REV[/FILE]]`).
+
+    URLs may point at huggingface.co, hf.co, or the host of `endpoint` (default: the HF_ENDPOINT variable).
+    """
+    if endpoint is None:
+        endpoint = os.environ.get("HF_ENDPOINT")
     text = text.strip()
     if not text:
         raise InvalidRequest("enter a repository: org/name, org/name:branch or a hub URL")
