@@ -162,6 +162,7 @@ class RemoteBackend(Backend):
             eos_token=info.eos_token,
             add_bos=False,  # the server applies its model's BOS rule to the text prompt itself
             supported_sampling=frozenset(supported),
+            exact_token_counts=tokenizer.exact,
         )
 
     @property

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import threading
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,10 +14,10 @@ from backends.base import FinishReason, GenerationRequest
 from backends.errors import ContextLengthExceeded, ModelNotFound, RemoteAuthError, RemoteError, RemoteTimeout
 from backends.loader import LoadOptions
 from backends.remote import RemoteBackend
-from backends.remote_config import RemoteConfig
+from backends.remote_config import API_KEY_ENV, RemoteConfig
 from backends.remote_tokens import EstimatingTokenizer
 from backends.sampling import GREEDY, SamplingParams
-from tests.conftest import free_port
+from tests.conftest import free_port, start_server, stop_server
 from tests.remote_servers import (
     MODEL_ALIAS,
     SERVER_N_CTX,
@@ -74,7 +76,7 @@ def test_the_servers_models_are_listed_and_its_kind_known(remote: RemoteBackend)
     assert remote.models() == [MODEL_ALIAS]
     assert remote.model == MODEL_ALIAS
     assert remote.info.kind == "llama-cpp-python server"
-    assert remote.tokenizer.exact
+    assert remote.tokenizer.exact and remote.capabilities.exact_token_counts
     assert remote.capabilities.context_length == SERVER_N_CTX
     assert {"temperature", "top_k", "min_p", "repetition_penalty", "grammar"} <= remote.capabilities.supported_sampling
 
@@ -216,3 +218,24 @@ def test_the_token_estimate_round_trips_and_overestimates_real_counts(llama_back
         ids = estimate.tokenize(text)
         assert estimate.detokenize(ids) == text
         assert len(ids) >= len(llama_backend.tokenize(text, special=False)), text  # type: ignore[attr-defined]
+
+
+def test_server_py_with_the_remote_loader_says_remote_and_never_logs_the_key(
+    model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    remote_server = start_llama_cpp_server(model_path, tmp_path, api_key=SECRET)
+    monkeypatch.setenv(API_KEY_ENV, SECRET)  # the key reaches server.py through the environment, not argv
+    try:
+        server = start_server(
+            ["--loader", "remote", "--remote-url", remote_server.base_url, "--n-ctx", str(SERVER_N_CTX)], tmp_path
+        )
+        try:
+            with urllib.request.urlopen(server.url + "/config", timeout=10) as response:
+                config = json.dumps(json.loads(response.read()), ensure_ascii=False)
+            assert f"remote · `{remote_server.base_url}` · `{MODEL_ALIAS}` · llama-cpp-python server" in config
+            assert f"context {SERVER_N_CTX} tokens" in config
+            assert SECRET not in config and SECRET not in server.log()
+        finally:
+            stop_server(server)
+    finally:
+        remote_server.stop()

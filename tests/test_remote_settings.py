@@ -112,7 +112,7 @@ def test_a_server_without_a_tokenizer_gets_estimates_and_the_prompt_text(plain_s
     server, state = plain_server
     backend = connect_remote(server.base_url, context_length=1024)
     assert backend.model == "m1" and backend.info.kind == "OpenAI-compatible server"
-    assert not backend.tokenizer.exact
+    assert not backend.tokenizer.exact and not backend.capabilities.exact_token_counts
     prompt = "<|im_start|>user\nHello there<|im_end|>\n<|im_start|>assistant\n"
     chunks = list(backend.generate(GenerationRequest(prompt=backend.tokenize(prompt), params=GREEDY)))
     assert "".join(c.text for c in chunks) == "Hi!" and chunks[-1].finish_reason is FinishReason.STOP

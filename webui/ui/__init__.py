@@ -51,7 +51,7 @@ def model_status(app: App) -> str:
 def remote_status(backend: RemoteBackend) -> str:
     """The status line of a remote model: `remote · <url> · <model>`, its context and how tokens are counted."""
     caps = backend.capabilities
-    counting = "" if backend.tokenizer.exact else " · token counts estimated (the server has no tokenizer endpoint)"
+    counting = "" if caps.exact_token_counts else " · token counts estimated (the server has no tokenizer endpoint)"
     return (
         f"**Model:** remote · `{backend.base_url}` · `{backend.model}` · {backend.info.kind}"
         f" · context {caps.context_length} tokens{counting}"
