@@ -65,7 +65,7 @@ SAMPLING_BY_SERVER = {
 #: Request keys, for the Jielong fields whose name differs on the wire.
 WIRE_NAMES = {"max_new_tokens": "max_tokens", "repetition_penalty": "repeat_penalty"}
 VLLM_WIRE_NAMES = {"max_new_tokens": "max_tokens"}
-LLAMA_CPP_WIRE_NAMES = {**WIRE_NAMES, "repetition_penalty_range": "repeat_last_n"}
+LLAMA_CPP_WIRE_NAMES = {**WIRE_NAMES, "repetition_penalty_range": "repeat_last_n", "mirostat_mode": "mirostat"}
 
 
 @dataclass(frozen=True)
@@ -231,6 +231,8 @@ class RemoteBackend(Backend):
                     continue
             if field_name == "dry_sequence_breakers":
                 value = list(value)
+            if field_name == "repetition_penalty_range" and value == 0:
+                value = -1  # Jielong's 0 is the whole context; llama.cpp's 0 disables the penalty, -1 is the context
             body[names.get(field_name, field_name)] = value
         body["max_tokens"] = max_tokens
         return body

@@ -174,3 +174,43 @@ def test_usage_from_the_server_fills_the_timings(plain_server: tuple) -> None:
     assert final.timings is not None and (final.timings.prompt_tokens, final.timings.generated_tokens) == (7, 2)
     assert state["body"]["stream_options"] == {"include_usage": True}
     backend.unload()
+
+
+def test_a_llama_cpp_server_is_recognised_and_gets_its_own_field_names() -> None:
+    template = "{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}"
+    props = {"default_generation_settings": {"n_ctx": 8192}, "chat_template": template, "bos_token": "<s>"}
+    seen: dict = {}
+
+    def tokenize(handler: BaseHTTPRequestHandler) -> None:
+        seen["tokenize"] = json.loads(handler.body)  # type: ignore[attr-defined]
+        reply_json(handler, 200, {"tokens": [5, 6, 7]})
+
+    def completions(handler: BaseHTTPRequestHandler) -> None:
+        seen["body"] = json.loads(handler.body)  # type: ignore[attr-defined]
+        reply_events(handler, [_event("{}", "stop"), "data: [DONE]"])
+
+    server = StandInServer(
+        {
+            ("GET", "/v1/models"): lambda h: reply_json(h, 200, {"data": [{"id": "q", "meta": {"n_ctx_train": 1}}]}),
+            ("GET", "/props"): lambda h: reply_json(h, 200, props),
+            ("POST", "/tokenize"): tokenize,
+            ("POST", "/v1/completions"): completions,
+        }
+    )
+    backend = connect_remote(server.base_url)
+    try:
+        assert backend.info.kind == "llama.cpp server" and backend.tokenizer.exact
+        caps = backend.capabilities
+        assert (caps.context_length, caps.chat_template, caps.bos_token) == (8192, template, "<s>")
+        assert {"json_schema", "dry_multiplier", "typical_p"} <= caps.supported_sampling
+        assert backend.tokenize("hi", add_bos=True) == [5, 6, 7]
+        assert seen["tokenize"] == {"content": "hi", "add_special": True, "parse_special": True}
+        schema = {"type": "object"}
+        params = GREEDY.model_copy(update={"mirostat_mode": 2, "repetition_penalty_range": 0, "json_schema": schema})
+        list(backend.generate(GenerationRequest(prompt="hi", params=params)))
+        body = seen["body"]
+        assert (body["mirostat"], body["repeat_last_n"], body["json_schema"]) == (2, -1, schema)
+        assert "mirostat_mode" not in body and "grammar" not in body
+    finally:
+        backend.unload()
+        server.close()
