@@ -26,6 +26,7 @@ from tests.remote_servers import (
     connect_remote,
     start_llama_cpp_server,
 )
+from tests.test_chat_ui import bot, open_new_chat, send, wait_finished
 from webui.chat.conversation import Message
 from webui.chat.engine import ChatEngine
 from webui.model_manager import ModelManager
@@ -220,20 +221,26 @@ def test_the_token_estimate_round_trips_and_overestimates_real_counts(llama_back
         assert len(ids) >= len(llama_backend.tokenize(text, special=False)), text  # type: ignore[attr-defined]
 
 
-def test_server_py_with_the_remote_loader_says_remote_and_never_logs_the_key(
-    model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_server_py_with_the_remote_loader_chats_says_remote_and_never_logs_the_key(
+    model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, page: object
 ) -> None:
     remote_server = start_llama_cpp_server(model_path, tmp_path, api_key=SECRET)
     monkeypatch.setenv(API_KEY_ENV, SECRET)  # the key reaches server.py through the environment, not argv
+    flags = ["--loader", "remote", "--remote-url", remote_server.base_url, "--n-ctx", str(SERVER_N_CTX)]
+    flags += ["--preset", "Deterministic"]  # greedy, so the answer is the one the engine test checks
     try:
-        server = start_server(
-            ["--loader", "remote", "--remote-url", remote_server.base_url, "--n-ctx", str(SERVER_N_CTX)], tmp_path
-        )
+        server = start_server(flags, tmp_path)
         try:
             with urllib.request.urlopen(server.url + "/config", timeout=10) as response:
                 config = json.dumps(json.loads(response.read()), ensure_ascii=False)
             assert f"remote · `{remote_server.base_url}` · `{MODEL_ALIAS}` · llama-cpp-python server" in config
             assert f"context {SERVER_N_CTX} tokens" in config
+            open_new_chat(page, server)
+            assert "remote ·" in page.locator("#model-status").inner_text()  # type: ignore[attr-defined]
+            send(page, QUESTION)
+            wait_finished(page, 1)
+            reply = bot(page).inner_text()
+            assert "Paris" in reply and "tokens/s" in reply
             assert SECRET not in config and SECRET not in server.log()
         finally:
             stop_server(server)
