@@ -262,11 +262,12 @@ class RemoteBackend(Backend):
         first_at: float | None = None
         pieces = 0
         finish = FinishReason.LENGTH
+        ended = False  # the server said why the generation ended
         usage: dict[str, Any] = {}
         if cancel.is_set():
             yield _final(FinishReason.CANCELLED, prompt_tokens, usage, 0, started, started)
             return
-        with self.client.stream_events(url, body, model=self.info.model) as events:
+        with self.client.stream_events(url, body, cancel, model=self.info.model) as events:
             for event in events:
                 if isinstance(event.get("usage"), dict):
                     usage = event["usage"]
@@ -281,9 +282,11 @@ class RemoteBackend(Backend):
                 reason = choice.get("finish_reason")
                 if reason:
                     finish = FinishReason.LENGTH if reason == "length" else FinishReason.STOP
+                    ended = True
                 if cancel.is_set():
-                    finish = FinishReason.CANCELLED
                     break  # leaving the `with` closes the connection; the server stops generating
+        if cancel.is_set() and not ended:
+            finish = FinishReason.CANCELLED
         yield _final(finish, prompt_tokens, usage, pieces, started, first_at)
 
     def unload(self) -> None:

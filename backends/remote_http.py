@@ -5,7 +5,10 @@ Every message names the URL that failed; none ever includes the API key.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +31,8 @@ from backends.remote_config import API_KEY_ENV, RemoteConfig
 RETRY_STATUSES = frozenset({502, 503, 504})
 #: Seconds before the first retry; doubled for each further one.
 RETRY_DELAY = 0.25
+#: How often (seconds) a streaming generation's watcher looks at its cancel event.
+CANCEL_POLL = 0.05
 #: The most characters of a remote error message quoted in ours.
 MAX_QUOTED = 400
 
@@ -97,6 +102,20 @@ def _reason(exc: Exception) -> str:
     return text[:200]
 
 
+def _abort_when_cancelled(response: httpx.Response, cancel: threading.Event, done: threading.Event) -> None:
+    """Shut the response's socket down once `cancel` is set, so a blocked read returns at once."""
+    while not done.is_set():
+        if cancel.wait(CANCEL_POLL):
+            if done.is_set():
+                return
+            stream = response.extensions.get("network_stream")
+            sock = stream.get_extra_info("socket") if stream is not None else None
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+            return
+
+
 class RemoteClient:
     """A connection pool to one remote server, with its key, timeouts and retries."""
 
@@ -157,17 +176,29 @@ class RemoteClient:
             return None
 
     @contextmanager
-    def stream_events(self, url: str, body: Any, *, model: str | None = None) -> Iterator[Iterator[dict[str, Any]]]:
-        """POST `body` and yield an iterator over its server-sent JSON events; leaving closes the stream."""
+    def stream_events(
+        self, url: str, body: Any, cancel: threading.Event, *, model: str | None = None
+    ) -> Iterator[Iterator[dict[str, Any]]]:
+        """POST `body` and yield an iterator over its server-sent JSON events; leaving closes the stream.
+
+        Setting `cancel` ends the iteration even while it waits for the server (e.g. during
+        prompt processing): a watcher shuts the connection's socket down.
+        """
         response = self._send("POST", url, body, stream=True)
+        done = threading.Event()
         try:
             if response.status_code >= 400:
                 raise map_status(response.status_code, response.read(), url, model)
-            yield self._events(response, url, model)
+            watcher = threading.Thread(target=_abort_when_cancelled, args=(response, cancel, done), daemon=True)
+            watcher.start()
+            yield self._events(response, url, model, cancel)
         finally:
+            done.set()
             response.close()
 
-    def _events(self, response: httpx.Response, url: str, model: str | None) -> Iterator[dict[str, Any]]:
+    def _events(
+        self, response: httpx.Response, url: str, model: str | None, cancel: threading.Event
+    ) -> Iterator[dict[str, Any]]:
         finished = False  # a choice said why it ended: a missing [DONE] is then forgivable
         try:
             for line in response.iter_lines():
@@ -190,8 +221,14 @@ class RemoteClient:
                 if isinstance(choices, list) and any(isinstance(c, dict) and c.get("finish_reason") for c in choices):
                     finished = True
                 yield event
-        except httpx.HTTPError as exc:
-            raise map_transport_error(exc, url, self.config) from exc
+        except (httpx.HTTPError, OSError) as exc:
+            if cancel.is_set():
+                return  # the watcher cut the connection
+            if isinstance(exc, httpx.HTTPError):
+                raise map_transport_error(exc, url, self.config) from exc
+            raise RemoteError(f"{url}: the connection failed ({_reason(exc)})") from exc
+        if cancel.is_set():
+            return
         if not finished:
             raise RemoteError(
                 f"{url}: the server ended the stream without finishing it (no [DONE]); its log says why"

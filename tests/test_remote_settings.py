@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 
@@ -214,3 +215,29 @@ def test_a_llama_cpp_server_is_recognised_and_gets_its_own_field_names() -> None
     finally:
         backend.unload()
         server.close()
+
+
+def test_cancel_while_the_server_is_still_processing_the_prompt_ends_the_stream(plain_server: tuple) -> None:
+    server, state = plain_server
+    release = threading.Event()
+
+    def headers_then_silence(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/event-stream")
+        handler.end_headers()
+        handler.wfile.flush()
+        release.wait(60)  # like a long prompt being processed: no event yet
+
+    state["completions"] = headers_then_silence
+    backend = connect_remote(server.base_url, read_timeout=60)
+    cancel = threading.Event()
+    stream = backend.generate(GenerationRequest(prompt="Hello", params=GREEDY), cancel)
+    timer = threading.Timer(0.3, cancel.set)
+    timer.start()
+    try:
+        chunks = list(stream)  # without the cancel this would wait for the 60 s read timeout and raise
+        assert [c.finish_reason for c in chunks] == [FinishReason.CANCELLED]
+    finally:
+        release.set()
+        timer.cancel()
+        backend.unload()
