@@ -9,8 +9,10 @@ the server's template is unknown (only llama.cpp's server reports it, in
 `/props`), the ChatML fallback or `--chat-template NAME` is used.
 
 A prompt given as token ids (the chat engine sends ids) is sent as the text that
-produced those ids (remembered from `tokenize`), else as the server's
-detokenization of them; servers differ in whether they accept token-id prompts.
+produced those ids (remembered from `tokenize`: the engine tokenizes just before
+it generates). Ids not seen recently go as a list of ids to servers that take
+that (llama.cpp, vLLM), and are refused elsewhere: llama-cpp-python's
+detokenizer drops control tokens, which would silently break the template.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from backends.base import Backend, Capabilities, FinishReason, GenerationChunk, GenerationRequest, Timings
-from backends.errors import AppError, ContextLengthExceeded, ModelNotFound, RemoteError
+from backends.errors import AppError, ContextLengthExceeded, InvalidRequest, ModelNotFound, RemoteError
 from backends.remote_config import RemoteConfig
 from backends.remote_http import RemoteClient
 from backends.remote_tokens import PromptMemo, Tokenizer, detect_tokenizer
@@ -56,6 +58,9 @@ LLAMA_CPP_SAMPLING = LLAMA_CPP_PYTHON_SAMPLING | {
 }
 #: vLLM's extra sampling parameters.
 VLLM_SAMPLING = OPENAI_SAMPLING | {"top_k", "min_p", "repetition_penalty"}
+
+#: Servers whose /v1/completions takes a prompt given as a list of token ids.
+TOKEN_PROMPT_SERVERS = frozenset({"llama.cpp server", "vLLM"})
 
 SAMPLING_BY_SERVER = {
     "llama.cpp server": LLAMA_CPP_SAMPLING,
@@ -201,20 +206,30 @@ class RemoteBackend(Backend):
         """Ids back to text, by the server or by the estimate that made them."""
         return self.tokenizer.detokenize(token_ids)
 
-    def _prompt_text(self, prompt: str | Sequence[int]) -> tuple[str, int | None]:
+    def _wire_prompt(self, prompt: str | Sequence[int]) -> tuple[str | list[int], int | None]:
+        """What to send as `prompt`, and its token count when known."""
         if isinstance(prompt, str):
             return prompt, None
         ids = list(prompt)
         text = self._memo.text_of(ids)
-        return (text if text is not None else self.detokenize(ids)), len(ids)
+        if text is not None:
+            return text, len(ids)
+        if not self.tokenizer.exact:
+            return self.tokenizer.detokenize(ids), len(ids)  # the estimate's ids map back to the exact text
+        if self.info.kind in TOKEN_PROMPT_SERVERS:
+            return ids, len(ids)
+        raise InvalidRequest(
+            f"{self.base_url}: this server takes text prompts only (its detokenizer drops control tokens), and "
+            "these token ids do not come from a recent tokenization; send the prompt as text"
+        )
 
-    def request_body(self, text: str, params: SamplingParams, max_tokens: int) -> dict[str, Any]:
-        """The /completions body: the prompt text and every sampling field this server honours."""
+    def request_body(self, prompt: str | list[int], params: SamplingParams, max_tokens: int) -> dict[str, Any]:
+        """The /completions body: the prompt and every sampling field this server honours."""
         supported = self._capabilities.supported_sampling
         names = {"llama.cpp server": LLAMA_CPP_WIRE_NAMES, "vLLM": VLLM_WIRE_NAMES}.get(self.info.kind, WIRE_NAMES)
         body: dict[str, Any] = {
             "model": self.info.model,
-            "prompt": text,
+            "prompt": prompt,
             "stream": True,
             "stream_options": {"include_usage": True},
         }
@@ -240,18 +255,18 @@ class RemoteBackend(Backend):
     def generate(self, request: GenerationRequest, cancel: threading.Event | None = None) -> Iterator[GenerationChunk]:
         """Stream the continuation from the server; see `Backend.generate`. Cancelling closes the HTTP stream."""
         cancel = cancel or threading.Event()
-        text, prompt_tokens = self._prompt_text(request.prompt)
-        if not text:
+        prompt, prompt_tokens = self._wire_prompt(request.prompt)
+        if not prompt:
             raise ContextLengthExceeded("the prompt is empty")
-        if prompt_tokens is None and self.tokenizer.exact:  # count a text prompt, to check it fits
-            prompt_tokens = len(self.tokenize(text))
+        if isinstance(prompt, str) and prompt_tokens is None and self.tokenizer.exact:  # count it, to check it fits
+            prompt_tokens = len(self.tokenize(prompt))
         n_ctx = self._capabilities.context_length
         max_tokens = request.params.max_new_tokens
         if prompt_tokens is not None and self.tokenizer.exact:
             if prompt_tokens >= n_ctx:
                 raise ContextLengthExceeded(f"the prompt has {prompt_tokens} tokens; the context window holds {n_ctx}")
             max_tokens = min(max_tokens, n_ctx - prompt_tokens)
-        body = self.request_body(text, request.params, max_tokens)
+        body = self.request_body(prompt, request.params, max_tokens)
         yield from self._stream(body, prompt_tokens, cancel)
 
     def _stream(

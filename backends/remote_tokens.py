@@ -12,8 +12,10 @@ labelled as estimates (`exact = False`), and detokenize exactly back to the text
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
+from array import array
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,8 +28,8 @@ from backends.remote_http import RemoteClient
 _PIECE = re.compile(r" ?[^\W\d_]{1,4}| ?\d{1,3}| ?[^\w\s]{1,4}|\s{1,4}", re.UNICODE)
 #: The most distinct pieces `EstimatingTokenizer` numbers before it refuses more.
 MAX_PIECES = 500_000
-#: How many recent tokenizations `PromptMemo` remembers.
-MEMO_SIZE = 16
+#: How many recent tokenizations `PromptMemo` remembers (the chat engine generates right after tokenizing).
+MEMO_SIZE = 256
 
 
 class Tokenizer(Protocol):
@@ -165,17 +167,24 @@ def detect_tokenizer(client: RemoteClient, model: str, server_kind: str) -> Toke
     return EstimatingTokenizer()
 
 
+def _digest(token_ids: Sequence[int]) -> bytes:
+    return hashlib.blake2b(array("q", token_ids).tobytes(), digest_size=16).digest()
+
+
 class PromptMemo:
-    """The texts of recent tokenizations, so that a token-id prompt goes to the server as its exact text."""
+    """The texts of recent tokenizations, so that a token-id prompt goes to the server as its exact text.
+
+    Keyed by a digest of the ids, so it holds only texts: a few MB at most.
+    """
 
     def __init__(self, size: int = MEMO_SIZE) -> None:
         self._size = size
         self._lock = threading.Lock()
-        self._texts: OrderedDict[tuple[int, ...], str] = OrderedDict()
+        self._texts: OrderedDict[bytes, str] = OrderedDict()
 
     def remember(self, token_ids: Sequence[int], text: str) -> None:
         """Remember that `text` tokenized to `token_ids`."""
-        key = tuple(token_ids)
+        key = _digest(token_ids)
         with self._lock:
             self._texts[key] = text
             self._texts.move_to_end(key)
@@ -184,5 +193,6 @@ class PromptMemo:
 
     def text_of(self, token_ids: Sequence[int]) -> str | None:
         """The text that tokenized to `token_ids`, if it was seen recently."""
+        key = _digest(token_ids)
         with self._lock:
-            return self._texts.get(tuple(token_ids))
+            return self._texts.get(key)

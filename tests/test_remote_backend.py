@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 from backends.base import FinishReason, GenerationRequest
-from backends.errors import ContextLengthExceeded, ModelNotFound, RemoteAuthError, RemoteError, RemoteTimeout
+from backends.errors import (
+    ContextLengthExceeded,
+    InvalidRequest,
+    ModelNotFound,
+    RemoteAuthError,
+    RemoteError,
+    RemoteTimeout,
+)
 from backends.loader import LoadOptions
 from backends.remote import RemoteBackend
 from backends.remote_config import API_KEY_ENV, RemoteConfig
@@ -246,3 +253,10 @@ def test_server_py_with_the_remote_loader_chats_says_remote_and_never_logs_the_k
             stop_server(server)
     finally:
         remote_server.stop()
+
+
+def test_token_ids_not_from_a_recent_tokenization_are_refused_not_mangled(remote: RemoteBackend) -> None:
+    ids = _prompt(remote)
+    fresh = RemoteBackend(remote.client, remote.info, remote.tokenizer)  # the same server, an empty prompt memo
+    with pytest.raises(InvalidRequest, match="takes text prompts only"):
+        list(fresh.generate(GenerationRequest(prompt=ids, params=_greedy(3))))

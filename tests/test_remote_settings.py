@@ -212,6 +212,11 @@ def test_a_llama_cpp_server_is_recognised_and_gets_its_own_field_names() -> None
         body = seen["body"]
         assert (body["mirostat"], body["repeat_last_n"], body["json_schema"]) == (2, -1, schema)
         assert "mirostat_mode" not in body and "grammar" not in body
+        fresh = type(backend)(backend.client, backend.info, backend.tokenizer)  # an empty prompt memo
+        list(fresh.generate(GenerationRequest(prompt=[5, 6, 7], params=GREEDY)))
+        assert seen["body"]["prompt"] == [5, 6, 7]  # llama.cpp's server takes token ids as they are
+        list(backend.generate(GenerationRequest(prompt=[5, 6, 7], params=GREEDY)))
+        assert seen["body"]["prompt"] == "hi"  # ids from a recent tokenization go as their text
     finally:
         backend.unload()
         server.close()
