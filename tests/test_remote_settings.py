@@ -246,3 +246,20 @@ def test_cancel_while_the_server_is_still_processing_the_prompt_ends_the_stream(
         release.set()
         timer.cancel()
         backend.unload()
+
+
+@pytest.mark.slow  # imports gradio
+def test_the_ui_says_remote_and_labels_estimated_token_counts(plain_server: tuple, tmp_path) -> None:
+    from webui.app import build_app
+    from webui.settings import Settings
+    from webui.ui import model_status
+    from webui.ui.notebook_tab import NotebookTab
+
+    server, _ = plain_server
+    app = build_app(Settings(loader="remote", remote_url=server.base_url, user_data_dir=tmp_path, n_ctx=1024))
+    assert app.load_initial_model()
+    status = model_status(app)
+    assert f"remote · `{server.base_url}` · `m1`" in status and "token counts estimated" in status
+    notebook = NotebookTab(app)
+    count = len(app.models.loaded.backend.tokenize("Hello there, world"))
+    assert notebook.count_tokens("Hello there, world") == f"≈ {count} tokens (estimate)"
