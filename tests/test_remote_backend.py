@@ -148,7 +148,7 @@ def test_cancel_mid_stream_closes_it_and_the_server_serves_the_next_request(remo
 
 def test_unsupported_fields_are_reported_and_not_sent(remote_models: ModelManager, remote: RemoteBackend) -> None:
     params = _greedy(5, typical_p=0.5, dry_multiplier=0.8)
-    stream = remote_models.stream(GenerationRequest(prompt=_prompt(remote), params=params))
+    stream = remote_models.stream(GenerationRequest(prompt=_prompt(remote_models.loaded.backend), params=params))
     "".join(stream)
     assert stream.ignored_fields == ("dry_multiplier", "typical_p")
     assert stream.completion is not None and stream.completion.ignored_fields == ("dry_multiplier", "typical_p")
