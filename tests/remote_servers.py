@@ -76,8 +76,10 @@ def start_llama_cpp_server(
         str(port),
         "--n_ctx",
         str(SERVER_N_CTX),
-        "--n_threads",
-        "2",
+        "--n_threads",  # one thread: llama.cpp's threads spin at barriers, which on a busy CPU is slower
+        "1",
+        "--n_threads_batch",
+        "1",
         "--verbose",
         "False",
     ]
