@@ -37,6 +37,7 @@ class Capabilities:
     supported_sampling: frozenset[str]
     embeddings: bool = False
     logprobs: bool = False
+    exact_token_counts: bool = True  # False: `tokenize` only estimates counts (a remote server without a tokenizer)
 
 
 @dataclass(frozen=True)

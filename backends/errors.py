@@ -92,3 +92,20 @@ class DiskFull(DownloadError):
     """Not enough free space for the download."""
 
     status_code = 507
+
+
+class RemoteError(AppError):
+    """A remote inference server (the remote backend) could not be reached or answered with an error."""
+
+    status_code = 502
+    error_type = "server_error"
+
+
+class RemoteTimeout(RemoteError):
+    """A remote inference server did not answer within the configured timeout."""
+
+    status_code = 504
+
+
+class RemoteAuthError(RemoteError):
+    """A remote inference server refused Jielong's API key (its 401/403, not the client's)."""

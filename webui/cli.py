@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from backends.loader import LOADERS
+from backends.remote_config import API_KEY_ENV
 from webui.settings import Settings, make_settings, read_settings_file
 
 
@@ -39,6 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-pickle", action="store_true", help="transformers: load pickle weights (.bin/.pt), weights_only."
     )
     model.add_argument("--load-in", choices=("4bit", "8bit"), help="transformers: bitsandbytes quantization (CUDA).")
+    remote = parser.add_argument_group("remote backend (--loader remote)")
+    remote.add_argument("--remote-url", help="OpenAI-compatible server to stream from, e.g. http://127.0.0.1:8080/v1.")
+    remote.add_argument(
+        "--remote-api-key", help=f"API key for the remote server (default: the {API_KEY_ENV} environment variable)."
+    )
+    remote.add_argument("--remote-model", help="Remote model name (default: the first the server lists).")
+    remote.add_argument("--remote-connect-timeout", type=float, help="Seconds to connect (default 10).")
+    remote.add_argument("--remote-read-timeout", type=float, help="Seconds to wait for the next data (default 300).")
+    remote.add_argument("--remote-max-retries", type=int, help="Retries of refused connections/502-504 (default 0).")
     model.add_argument("--chat-template", help="Use a named template (chatml, llama3, mistral, alpaca, gemma).")
     model.add_argument("--system-prompt", help="System prompt for new chats.")
     model.add_argument("--preset", help="Sampling preset from presets/ (e.g. Deterministic).")
@@ -63,4 +74,6 @@ def settings_from_args(argv: Sequence[str] | None = None) -> Settings:
     if args.pop("listen"):
         args["host"] = "0.0.0.0"
     values.update({key: value for key, value in args.items() if value is not None})
+    if values.get("remote_api_key") is None and os.environ.get(API_KEY_ENV):
+        values["remote_api_key"] = os.environ[API_KEY_ENV]
     return make_settings(values, source=str(settings_file) if settings_file else "command line")

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from backends.errors import SettingsError
 from backends.loader import LOADERS, LoadOptions
+from backends.remote_config import MAX_RETRIES, RemoteConfig, validate_remote_url
 from backends.sampling import SamplingParams
 
 #: The folder the app lives in (server.py's folder).
@@ -35,6 +36,12 @@ class Settings(BaseModel):
     trust_remote_code: bool = Field(False, description="transformers: run a model repository's own Python code.")
     allow_pickle: bool = Field(False, description="transformers: load pickle (.bin/.pt) weights, weights_only.")
     load_in: Literal["4bit", "8bit"] | None = Field(None, description="transformers: bitsandbytes quantization.")
+    remote_url: str | None = Field(None, description="remote: the server's OpenAI base URL, e.g. http://host:8080/v1.")
+    remote_api_key: str | None = Field(None, repr=False, description="remote: the server's API key (never logged).")
+    remote_model: str | None = Field(None, description="remote: the model to use (default: the first it lists).")
+    remote_connect_timeout: float = Field(10.0, gt=0, le=600, description="remote: seconds to connect.")
+    remote_read_timeout: float = Field(300.0, gt=0, le=86_400, description="remote: seconds to wait for data.")
+    remote_max_retries: int = Field(0, ge=0, le=MAX_RETRIES, description="remote: retries of refused connections.")
     chat_template: str | None = Field(
         None,
         description="A fallback template name (chatml, llama3, mistral, alpaca, gemma) to use instead of the model's.",
@@ -55,6 +62,45 @@ class Settings(BaseModel):
         if value not in LOADERS:
             raise ValueError(f"must be one of {', '.join(LOADERS)}")
         return value
+
+    @field_validator("remote_url")
+    @classmethod
+    def _remote_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return validate_remote_url(value)
+        except SettingsError as exc:
+            raise ValueError(str(exc).removeprefix("remote_url: ")) from None
+
+    @field_validator("remote_api_key")
+    @classmethod
+    def _remote_key(cls, value: str | None) -> str | None:
+        if value is not None and (not value or any(ch.isspace() for ch in value)):
+            raise ValueError("must be non-empty and contain no spaces")
+        return value
+
+    @model_validator(mode="after")
+    def _remote_needs_url(self) -> Settings:
+        if self.loader == "remote" and not self.remote_url:
+            raise ValueError("--loader remote needs --remote-url http://host:port/v1")
+        if self.remote_url and self.loader != "remote":
+            raise ValueError("--remote-url is only used with --loader remote")
+        return self
+
+    def remote_config(self) -> RemoteConfig | None:
+        """How to reach the remote server, if one is configured."""
+        if self.loader != "remote" or not self.remote_url:
+            return None
+        return RemoteConfig(
+            base_url=self.remote_url,
+            api_key=self.remote_api_key,
+            model=self.remote_model or (str(self.model) if self.model else None),
+            connect_timeout=self.remote_connect_timeout,
+            read_timeout=self.remote_read_timeout,
+            max_retries=self.remote_max_retries,
+            context_length=self.n_ctx or 4096,
+        )
 
     @field_validator("auth")
     @classmethod
@@ -79,6 +125,7 @@ class Settings(BaseModel):
             trust_remote_code=self.trust_remote_code,
             allow_pickle=self.allow_pickle,
             load_in=self.load_in,
+            remote=self.remote_config(),
         )
 
     def auth_pair(self) -> tuple[str, str] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from backends.remote import RemoteBackend
 from webui.app import App
 from webui.ui.chat_tab import ChatTab
 from webui.ui.notebook_tab import NotebookTab
@@ -40,9 +41,21 @@ def model_status(app: App) -> str:
     if app.models.is_loaded:
         loaded = app.models.loaded
         caps = loaded.backend.capabilities
+        if isinstance(loaded.backend, RemoteBackend):
+            return remote_status(loaded.backend)
         return f"**Model:** `{loaded.name}` · {loaded.loader} · context {caps.context_length} tokens"
     reason = app.models.load_error or "none selected"
     return f"⚠️ **No model is loaded:** {reason}"
+
+
+def remote_status(backend: RemoteBackend) -> str:
+    """The status line of a remote model: `remote · <url> · <model>`, its context and how tokens are counted."""
+    caps = backend.capabilities
+    counting = "" if caps.exact_token_counts else " · token counts estimated (the server has no tokenizer endpoint)"
+    return (
+        f"**Model:** remote · `{backend.base_url}` · `{backend.model}` · {backend.info.kind}"
+        f" · context {caps.context_length} tokens{counting}"
+    )
 
 
 def build_ui(app: App) -> gr.Blocks:

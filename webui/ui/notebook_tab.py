@@ -38,7 +38,11 @@ class NotebookTab:
         if not self.app.models.is_loaded or not text:
             return ""
         backend = self.app.models.loaded.backend
-        return f"{len(backend.tokenize(text, special=True))} tokens"
+        try:
+            count = len(backend.tokenize(text, special=True))
+        except AppError as exc:  # a remote server can fail to count; the notebook goes on
+            return f"tokens not counted: {exc}"
+        return f"{count} tokens" if backend.capabilities.exact_token_counts else f"≈ {count} tokens (estimate)"
 
     def open_notebook(self, notebook_id: str | None) -> tuple:
         """Open a saved notebook, or start a new one."""
