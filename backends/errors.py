@@ -55,3 +55,7 @@ class TemplateError(InvalidRequest):
 
 class SettingsError(InvalidRequest):
     """A settings file or command-line combination is invalid."""
+
+
+class NotSupported(InvalidRequest):
+    """The loaded backend cannot do this (e.g. show attention weights); the message says what it lacks."""
