@@ -129,7 +129,7 @@ class Backend(ABC):
         raise NotSupported(f"the {self.name} backend cannot show next-token probabilities")
 
     def token_bytes(self, token_id: int) -> bytes:
-        """The bytes one token stands for (control tokens: b""); may be part of a UTF-8 character."""
+        """The bytes one token stands for (may be part of a UTF-8 character; control tokens: their name)."""
         raise NotSupported(f"the {self.name} backend cannot show token pieces")
 
     def attentions(self, token_ids: Sequence[int]) -> np.ndarray:

@@ -229,8 +229,8 @@ class LlamaCppBackend(Backend):
         return np.ctypeslib.as_array(pointer, shape=(llama.n_vocab(),)).astype(np.float32)
 
     def token_bytes(self, token_id: int) -> bytes:
-        """The bytes of one token (control tokens: b"")."""
-        return self._pieces[token_id]
+        """The bytes of one token; a control token's are its name, e.g. b"<|im_end|>"."""
+        return self._pieces[token_id] or self.llama.detokenize([token_id], special=True)
 
 
 def _vocabulary_tables(llama: Llama) -> tuple[list[bytes], frozenset[int]]:

@@ -315,9 +315,7 @@ class TransformersBackend(Backend):
         return logits.cpu().numpy().astype("float32")
 
     def token_bytes(self, token_id: int) -> bytes:
-        """The bytes of one token (control tokens: b"")."""
-        if token_id in self.tokenizer.all_special_ids:
-            return b""
+        """The bytes of one token; a control token's are its name, e.g. b"<|im_end|>"."""
         return piece_bytes(self.tokenizer.convert_ids_to_tokens(token_id))
 
     def attentions(self, token_ids: Sequence[int]) -> np.ndarray:
