@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from webui.i18n import text as tr
 from webui.learn.confidence import ScoredToken
 from webui.learn.distribution import StageView
 from webui.learn.tokens import Split, display_bytes
@@ -24,7 +25,7 @@ def visible(text: str) -> str:
     return text.replace(" ", "·").replace("\n", "↵").replace("\t", "→")
 
 
-def tokens_html(split: Split, title: str = "") -> str:
+def tokens_html(split: Split, title: str = "", lang: str = "en") -> str:
     """Coloured token chips, each with its id underneath and its bytes on hover."""
     chips = []
     for index, piece in enumerate(split.pieces):
@@ -37,24 +38,30 @@ def tokens_html(split: Split, title: str = "") -> str:
         )
     counts = split.summary
     head = f"<div class='tok-title'>{_e(title)}</div>" if title else ""
-    summary = (
-        f"<div class='tok-summary'><b>{counts['tokens']}</b> tokens · {counts['characters']} characters · "
-        f"{counts['bytes']} bytes · {counts['chars_per_token']} characters/token</div>"
+    words = tr(
+        "learn.msg.summary",
+        lang,
+        tokens=counts["tokens"],
+        characters=counts["characters"],
+        bytes=counts["bytes"],
+        ratio=counts["chars_per_token"],
     )
+    summary = f"<div class='tok-summary'>{words}</div>"
     return f"<div class='learn-tokens'>{head}{summary}<div class='tok-row'>{''.join(chips)}</div></div>"
 
 
-def bars_svg(view: StageView, label: Label, width: int = 360) -> str:
+def bars_svg(view: StageView, label: Label, width: int = 360, lang: str = "en") -> str:
     """A horizontal bar chart of one stage's top tokens (probabilities in percent)."""
     row, top_pad, text_w = 18, 34, 110
     height = top_pad + row * max(1, len(view.top)) + 8
     bar_w = width - text_w - 60
     title = view.name if not view.setting else f"{view.name}: {view.setting}"
+    possible = tr("learn.msg.tokens_possible", lang, count=view.kept)
     parts = [
         f"<svg class='learn-bars' xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
         f"role='img' aria-label='{_e(title)}'>",
         f"<text x='4' y='14' font-size='13' font-weight='bold'>{_e(title)}</text>",
-        f"<text x='4' y='28' font-size='11' fill='#666'>{view.kept} tokens possible</text>",
+        f"<text x='4' y='28' font-size='11' fill='#666'>{_e(possible)}</text>",
     ]
     for index, candidate in enumerate(view.top):
         y = top_pad + index * row
@@ -71,9 +78,9 @@ def bars_svg(view: StageView, label: Label, width: int = 360) -> str:
     return "".join(parts)
 
 
-def stages_html(views: Sequence[StageView], label: Label) -> str:
+def stages_html(views: Sequence[StageView], label: Label, lang: str = "en") -> str:
     """One bar chart per stage, left to right in the order the sampler applies them."""
-    charts = "".join(f"<div class='learn-chart'>{bars_svg(view, label)}</div>" for view in views)
+    charts = "".join(f"<div class='learn-chart'>{bars_svg(view, label, lang=lang)}</div>" for view in views)
     return f"<div class='learn-charts'>{charts}</div>"
 
 
@@ -83,7 +90,7 @@ def _confidence_colour(probability: float) -> str:
     return f"hsl({hue}, 85%, 78%)"
 
 
-def confidence_html(scored: Sequence[ScoredToken], label: Label, perplexity: float) -> str:
+def confidence_html(scored: Sequence[ScoredToken], label: Label, perplexity: float, lang: str = "en") -> str:
     """The text with each token coloured by its probability; the top alternatives on hover."""
     spans = []
     for token in scored:
@@ -97,7 +104,7 @@ def confidence_html(scored: Sequence[ScoredToken], label: Label, perplexity: flo
     legend = (
         "<div class='conf-legend'><span style='background:hsl(0,85%,78%)'>0%</span>"
         "<span style='background:hsl(60,85%,78%)'>50%</span><span style='background:hsl(120,85%,78%)'>100%</span>"
-        f" · {len(scored)} tokens · perplexity {perplexity:.2f}</div>"
+        f" · {_e(tr('learn.msg.confidence', lang, count=len(scored), perplexity=perplexity))}</div>"
     )
     return f"<div class='learn-confidence'>{legend}<div class='conf-text'>{''.join(spans)}</div></div>"
 
