@@ -6,7 +6,7 @@ Text the server makes (chart captions, messages) uses `text("key", lang)` with `
 `language_of(request)`.
 
 To add a string: put the key in `en.py` and `zh_cn.py` (a test checks that both have the same keys
-and that every `t("...")` in webui/ exists), then write `label=t("my_tab.my_label")`.
+and that every key passed to `t` in webui/ exists), then pass `label=t(KEY)`.
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ def bars_svg(view: StageView, label: Label, width: int = 360, lang: str = "en") 
     row, top_pad, text_w = 18, 34, 110
     height = top_pad + row * max(1, len(view.top)) + 8
     bar_w = width - text_w - 60
-    title = view.name if not view.setting else f"{view.name}: {view.setting}"
+    title = view.setting if view.setting.startswith(view.name) else f"{view.name}: {view.setting}".rstrip(": ")
     possible = tr("learn.msg.tokens_possible", lang, count=view.kept)
     parts = [
         f"<svg class='learn-bars' xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
