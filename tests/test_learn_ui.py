@@ -100,3 +100,41 @@ def test_learn_tab_in_both_languages(browser, server: RunningServer, locale: str
         page.screenshot(path=str(ARTIFACTS / f"learn-page-{suffix}.png"), full_page=True)
     finally:
         context.close()
+
+
+def test_gradio_settings_switch_changes_the_language(browser, server: RunningServer) -> None:
+    context, page = open_learn(browser, server, "en-US")
+    try:
+        assert page.locator("#send-button").inner_text().strip() == "Send"
+        page.get_by_text("Settings", exact=True).click()
+        page.get_by_role("combobox", name="Language").click()
+        page.get_by_role("option", name="简体中文").click()
+        page.locator("div.backdrop").click(position={"x": 5, "y": 5})
+        page.wait_for_function("document.querySelector('#send-button').innerText.trim() === '发送'")
+        assert page.locator("#new-chat-button").inner_text().strip() == "+ 新对话"
+        page.get_by_role("tab", name="Learn").click()  # Gradio relabels a tab button once it is shown
+        page.get_by_role("tab", name="Token 切分", exact=True).wait_for()
+        page.get_by_text("模型内部").wait_for()
+    finally:
+        context.close()
+
+
+def test_attention_heatmap_on_the_transformers_backend(browser, tmp_path) -> None:
+    running = start_server(["--loader", "transformers", "--n-ctx", "2048"], tmp_path, timeout=240)
+    try:
+        context, page = open_learn(browser, running, "zh-CN")
+        page.get_by_role("tab", name="学习", exact=True).click()
+        sub_tab(page, "注意力")
+        page.locator("#learn-att-run").click()
+        page.locator("#learn-att-output svg.learn-heatmap").wait_for()
+        cells = page.locator("#learn-att-output svg.learn-heatmap rect")
+        tokens = 11  # "The cat sat on the mat because it was tired." in SmolLM2's tokenizer
+        assert cells.count() == tokens * tokens
+        layer = page.locator("#learn-att-layer input[type=number]")
+        layer.fill("5")
+        layer.press("Enter")
+        page.wait_for_function("document.querySelector('#learn-att-output').innerText.includes('第 5 层')")
+        shot(page.locator("#learn-att-output"), "learn-attention-zh.png")
+        context.close()
+    finally:
+        stop_server(running)

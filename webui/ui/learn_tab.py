@@ -347,4 +347,4 @@ class LearnTab:
         heatmap = gr.HTML(elem_id="learn-att-output")
         run.click(self.attention, [prompt], [state, layer, head, heatmap])
         for slider in (layer, head):
-            slider.release(self.heatmap, [state, layer, head], [heatmap])
+            slider.input(self.heatmap, [state, layer, head], [heatmap])
