@@ -74,6 +74,8 @@ STRINGS: dict[str, str] = {
     "learn.next.prompt": "Prompt",
     "learn.next.chat_format": "Wrap it as a chat message (system prompt + chat template)",
     "learn.next.start": "Show the next token",
+    "learn.next.from_reply": "Start inside the last chat reply",
+    "learn.next.reply_position": "...after this many tokens of the reply",
     "learn.next.so_far": "Text so far (chosen tokens highlighted)",
     "learn.next.pick": "Pick the next token (click one)",
     "learn.next.step": "Step: let the preset choose",

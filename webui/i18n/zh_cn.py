@@ -71,6 +71,8 @@ STRINGS: dict[str, str] = {
     "learn.next.prompt": "提示词",
     "learn.next.chat_format": "包装成一条对话消息（系统提示词 + 对话模板）",
     "learn.next.start": "显示下一个 token",
+    "learn.next.from_reply": "从最近一次对话回复的中间开始",
+    "learn.next.reply_position": "……保留回复的前几个 token",
     "learn.next.so_far": "目前的文本（选中的 token 高亮显示）",
     "learn.next.pick": "选择下一个 token（点击一个）",
     "learn.next.step": "走一步：让预设来选",

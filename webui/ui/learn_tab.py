@@ -144,6 +144,17 @@ class LearnTab:
 
         return self._guard(work, 5)
 
+    def from_reply(self, position: float | None, request: gr.Request) -> tuple:
+        """Start inside the last chat reply, after its first `position` tokens."""
+
+        def work() -> tuple:
+            prompt_ids, _, reply = self._last_chat(language_of(request))
+            reply_ids = self.app.models.loaded.backend.tokenize(reply, special=False)
+            keep = max(0, min(int(position or 0), len(reply_ids)))
+            return self._show(Trail(tuple(prompt_ids), tuple(reply_ids[:keep])), language_of(request))
+
+        return self._guard(work, 5)
+
     def pick(self, choice: str | None, trail: Trail | None, request: gr.Request) -> tuple:
         """Continue with the clicked token."""
         if trail is None or not choice:
@@ -172,21 +183,25 @@ class LearnTab:
 
     # ---- confidence ----------------------------------------------------------------------
 
-    def last_reply(self) -> tuple[str, str]:
-        """The newest saved chat's last reply, and the prompt it answered (rendered with the template)."""
+    def _last_chat(self, lang: str) -> tuple[list[int], str, str]:
+        """The newest saved chat ending in a reply: the prompt's ids and text (template applied), the reply."""
         for entry in self.app.chats.listing():
             if entry.error:
                 continue
             chat = self.app.chats.load(entry.doc_id)
             if chat.messages and chat.messages[-1].role == "assistant":
-                try:
-                    prompt = self.app.chat.build_prompt(
-                        chat.messages[:-1], self.app.sampling, system_prompt=chat.system_prompt
-                    )
-                except AppError as exc:
-                    raise gr.Error(str(exc)) from exc
-                return prompt.text, chat.messages[-1].content
-        raise gr.Error(tr("learn.msg.no_reply"))
+                history = chat.messages[:-1]
+                prompt = self.app.chat.build_prompt(history, self.app.sampling, system_prompt=chat.system_prompt)
+                return prompt.token_ids, prompt.text, chat.messages[-1].content
+        raise InvalidRequest(tr("learn.msg.no_reply", lang))
+
+    def last_reply(self, request: gr.Request) -> tuple[str, str]:
+        """The newest saved chat's last reply, and the prompt it answered (rendered with the template)."""
+        try:
+            _, prompt, reply = self._last_chat(language_of(request))
+        except AppError as exc:
+            raise gr.Error(str(exc)) from exc
+        return prompt, reply
 
     def confidence(self, context: str, text: str, request: gr.Request) -> str:
         """`text` coloured by the probability of each token after `context`."""
@@ -295,6 +310,9 @@ class LearnTab:
             with gr.Column(scale=1):
                 chat_format = gr.Checkbox(False, label=t("learn.next.chat_format"))
                 run = gr.Button(t("learn.next.start"), variant="primary", elem_id="learn-next-run")
+        with gr.Row():
+            position = gr.Number(0, precision=0, minimum=0, label=t("learn.next.reply_position"), scale=2)
+            from_reply = gr.Button(t("learn.next.from_reply"), elem_id="learn-next-from-reply", scale=1)
         so_far = gr.HTML(label=t("learn.next.so_far"), elem_id="learn-next-so-far")
         charts = gr.HTML(elem_id="learn-next-charts")
         pick = gr.Radio([], label=t("learn.next.pick"), elem_id="learn-next-pick")
@@ -304,6 +322,7 @@ class LearnTab:
         status = gr.Markdown(elem_id="learn-next-status")
         outputs = [trail, so_far, charts, pick, status]
         run.click(self.start, [prompt, chat_format], outputs)
+        from_reply.click(self.from_reply, [position], outputs)
         pick.input(self.pick, [pick, trail], outputs)
         step.click(self.step, [trail], outputs)
         back.click(self.back, [trail], outputs)
