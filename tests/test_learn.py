@@ -28,6 +28,7 @@ def greedy_tokens(backend, ids: list[int], n: int) -> list[int]:
     return [t for chunk in backend.generate(GenerationRequest(prompt=ids, params=params)) for t in chunk.token_ids]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("text", TEXTS)
 def test_token_ids_detokenize_to_the_input(llama_backend, text: str) -> None:
     split = split_text(llama_backend, text)
@@ -38,6 +39,7 @@ def test_token_ids_detokenize_to_the_input(llama_backend, text: str) -> None:
     assert split.summary["characters"] == len(text)
 
 
+@pytest.mark.slow
 def test_chinese_bytes_of_split_characters_are_escaped(llama_backend) -> None:
     pieces = split_text(llama_backend, "你好").pieces
     labels = [piece.label for piece in pieces]
@@ -46,11 +48,13 @@ def test_chinese_bytes_of_split_characters_are_escaped(llama_backend) -> None:
     assert display_bytes(b"a\xe4\xbd") == "a\\xe4\\xbd"
 
 
+@pytest.mark.slow
 def test_control_tokens_show_their_name(llama_backend) -> None:
     (token,) = llama_backend.tokenize("<|im_end|>", special=True)
     assert llama_backend.token_bytes(token) == b"<|im_end|>"
 
 
+@pytest.mark.slow
 def test_vocab_only_gguf_tokenizer_matches_the_loaded_model(llama_backend, model_path) -> None:
     vocabulary = GGUFVocabulary(model_path)
     for text in TEXTS:
@@ -58,6 +62,7 @@ def test_vocab_only_gguf_tokenizer_matches_the_loaded_model(llama_backend, model
         assert split_text(vocabulary, text) == split_text(llama_backend, text)
 
 
+@pytest.mark.slow
 def test_minilm_tokenizer_splits_differently() -> None:
     vocabulary = HFVocabulary(embedding_model_path())
     split = split_text(vocabulary, "Tokenization differs")
@@ -66,6 +71,7 @@ def test_minilm_tokenizer_splits_differently() -> None:
     assert all(piece.token_id > 0 for piece in split.pieces)
 
 
+@pytest.mark.slow
 def test_top20_is_a_valid_distribution_and_its_argmax_is_the_greedy_token(llama_backend) -> None:
     ids = llama_backend.tokenize(PROMPT)
     logits = llama_backend.next_token_logits(ids)
@@ -79,6 +85,7 @@ def test_top20_is_a_valid_distribution_and_its_argmax_is_the_greedy_token(llama_
     assert raw.top[0].token_id == int(np.argmax(logits)) == greedy_tokens(llama_backend, ids, 1)[0]
 
 
+@pytest.mark.slow
 def test_top_k_5_leaves_exactly_5_tokens_renormalized(llama_backend) -> None:
     ids = llama_backend.tokenize("Once upon a time, there was a")
     logits = llama_backend.next_token_logits(ids)
@@ -95,6 +102,7 @@ def test_top_k_5_leaves_exactly_5_tokens_renormalized(llama_backend) -> None:
         assert kept.probability == pytest.approx(before.probability / mass, rel=1e-4)
 
 
+@pytest.mark.slow
 def test_stages_follow_sampler_priority(llama_backend) -> None:
     logits = llama_backend.next_token_logits(llama_backend.tokenize("The sky is"))
     params = SamplingParams(top_k=10, top_p=0.5, min_p=0.1, sampler_priority=["min_p", "temperature", "top_p", "top_k"])
@@ -104,6 +112,7 @@ def test_stages_follow_sampler_priority(llama_backend) -> None:
     assert kept[1] <= kept[0] and kept[-1] <= 10
 
 
+@pytest.mark.slow
 def test_picking_a_token_continues_generation_from_it(llama_backend) -> None:
     trail = Trail(tuple(llama_backend.tokenize(PROMPT)))
     top = stage_views(llama_backend.next_token_logits(trail.ids), GREEDY)[0].top
@@ -120,6 +129,7 @@ def test_picking_a_token_continues_generation_from_it(llama_backend) -> None:
         walked = walked.pick(nxt)
 
 
+@pytest.mark.slow
 def test_confidence_of_a_greedy_reply(llama_backend) -> None:
     ids = llama_backend.tokenize(PROMPT)
     reply = greedy_tokens(llama_backend, ids, 8)
