@@ -6,6 +6,7 @@ import re
 import string
 from types import SimpleNamespace
 
+from backends.sampling import SamplingParams
 from tests.conftest import REPO
 from webui.i18n import CATALOGUES, language_of, text
 from webui.i18n.en import STRINGS as EN
@@ -34,7 +35,8 @@ def test_every_key_used_in_the_ui_exists() -> None:
     assert len(used) > 50
     assert used - set(EN) == set()
     groups = {f"params.group.{g}" for g in ("Basics", "Repetition", "Advanced", "Constrained output")}
-    assert groups <= set(EN)  # built with an f-string in parameters_tab
+    assert groups <= set(EN)  # built with f-strings in parameters_tab
+    assert {f"param.{name}" for name in SamplingParams.model_fields} <= set(EN)
 
 
 def test_server_text_follows_the_browser_language() -> None:

@@ -1,5 +1,7 @@
 """English UI text. Every key here must also be in `zh_cn.py` (a test checks)."""
 
+from backends.sampling import SamplingParams
+
 STRINGS: dict[str, str] = {
     # tabs
     "tab.chat": "Chat",
@@ -121,3 +123,6 @@ STRINGS: dict[str, str] = {
     "learn.msg.step": "Step {step}: {count} tokens chosen so far.",
     "learn.msg.layer_head": "Layer {layer}, head {head}",
 }
+
+#: The Parameters tab's help texts: each field's own description.
+STRINGS.update({f"param.{name}": field.description or name for name, field in SamplingParams.model_fields.items()})

@@ -1,5 +1,7 @@
 """简体中文界面文字 (Simplified Chinese UI text). Same keys as `en.py`."""
 
+from webui.i18n.params_zh import PARAM_HELP
+
 STRINGS: dict[str, str] = {
     # tabs
     "tab.chat": "对话",
@@ -119,3 +121,5 @@ STRINGS: dict[str, str] = {
     "learn.msg.step": "第 {step} 步：已经选了 {count} 个 token。",
     "learn.msg.layer_head": "第 {layer} 层，第 {head} 个头",
 }
+
+STRINGS.update({f"param.{name}": text for name, text in PARAM_HELP.items()})

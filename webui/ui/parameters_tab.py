@@ -65,7 +65,7 @@ def _bounds(name: str) -> tuple[float | None, float | None]:
 
 def _component(name: str) -> gr.components.Component:
     info = SamplingParams.model_fields[name]
-    label, help_text = name, info.description
+    label, help_text = name, t(f"param.{name}")
     low, high = _bounds(name)
     annotation = info.annotation
     if annotation is bool:
