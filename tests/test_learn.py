@@ -178,3 +178,15 @@ def test_cosine_and_pca_on_hand_built_vectors() -> None:
     assert np.linalg.norm(points[0] - points[1]) < np.linalg.norm(points[0] - points[2])
     with pytest.raises(InvalidRequest, match="2 to"):
         parse_sentences("only one\n\n")
+
+
+def test_stages_on_a_hand_built_distribution() -> None:
+    logits = np.log(np.array([0.5, 0.2, 0.1, 0.1, 0.05, 0.05]))
+    params = SamplingParams(temperature=1.0, top_k=0, top_p=0.75, min_p=0.3, sampler_priority=["top_p", "min_p"])
+    views = {view.name: view for view in stage_views(logits, params)}
+    assert list(views) == ["raw", "top_p", "min_p", "temperature"]  # top_k=0 does nothing: not shown
+    assert [round(c.probability, 4) for c in views["top_p"].top] == [0.625, 0.25, 0.125]
+    assert views["min_p"].kept == 2 and [c.token_id for c in views["min_p"].top] == [0, 1]
+    biased = stage_views(logits, SamplingParams(logit_bias={5: -100.0}, top_k=0, top_p=1.0, min_p=0.0))
+    assert biased[1].name == "logit_bias"
+    assert biased[1].top[-1].token_id == 5 and biased[1].top[-1].probability < 1e-40
