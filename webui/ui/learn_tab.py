@@ -30,6 +30,7 @@ from webui.learn.tokens import Tokenizer, display_bytes, load_vocabulary, split_
 from webui.settings import APP_DIR
 
 MAX_ATTENTION_TOKENS = 40
+MAX_CONFIDENCE_TOKENS = 1024  # one forward step per token
 SAMPLE_TEXT = "The quick brown fox jumps over the lazy dog.\n大模型做的是文字接龙。"
 SAMPLE_SENTENCES = "\n".join(
     [
@@ -212,6 +213,8 @@ class LearnTab:
             with self.app.models.exclusive() as backend:
                 caps = backend.capabilities
                 ids = backend.tokenize(text, special=False)
+                if len(ids) > MAX_CONFIDENCE_TOKENS:
+                    raise InvalidRequest(f"the text has {len(ids)} tokens; this view takes {MAX_CONFIDENCE_TOKENS}")
                 context_ids = backend.tokenize(context, add_bos=caps.add_bos, special=True) if context else []
                 lead = ""
                 if not context_ids:  # nothing to predict the first token from: show it plain
