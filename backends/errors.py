@@ -45,6 +45,10 @@ class NoModelLoaded(AppError):
     error_type = "server_error"
 
 
+class NotSupported(InvalidRequest):
+    """The loaded backend cannot do this (e.g. show attention weights); the message says what it lacks."""
+
+
 class ContextLengthExceeded(InvalidRequest):
     """The input cannot fit in the model's context window even after truncation."""
 
@@ -55,7 +59,3 @@ class TemplateError(InvalidRequest):
 
 class SettingsError(InvalidRequest):
     """A settings file or command-line combination is invalid."""
-
-
-class NotSupported(InvalidRequest):
-    """The loaded backend cannot do this (e.g. show attention weights); the message says what it lacks."""
