@@ -15,5 +15,13 @@ if [ ! -x /usr/bin/chromium ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q chromium
 fi
 
+# The Chinese UI's screenshots need a CJK font (without one, Chinese renders as empty boxes).
+if ! fc-list :lang=zh 2>/dev/null | grep -q .; then
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q fonts-wqy-microhei
+fi
+
 .venv/bin/ruff check .
 exec .venv/bin/python -m pytest "$@"

@@ -28,6 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not app.load_initial_model():
         print(f"error: {app.models.load_error}", file=sys.stderr)
 
+    from webui.i18n import build_i18n
     from webui.ui import UI_CSS, UI_JS, build_ui  # imports gradio, which is slow: only when serving
 
     demo = build_ui(app)
@@ -44,6 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         css=UI_CSS,
         js=UI_JS,
         max_file_size="50mb",
+        i18n=build_i18n(),
     )
     return 0
 

@@ -13,8 +13,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
+from backends.errors import NotSupported
 from backends.sampling import SamplingParams
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class FinishReason(StrEnum):
@@ -117,6 +122,20 @@ class Backend(ABC):
     @abstractmethod
     def unload(self) -> None:
         """Free the model's memory. The backend is unusable afterwards."""
+
+    # ---- optional: what the Learn tab shows. A backend that lacks one raises `NotSupported`. ----
+
+    def next_token_logits(self, token_ids: Sequence[int]) -> np.ndarray:
+        """Raw logits (float32, shape `(n_vocab,)`) of the token that would follow `token_ids`."""
+        raise NotSupported(f"the {self.name} backend cannot show next-token probabilities")
+
+    def token_bytes(self, token_id: int) -> bytes:
+        """The bytes one token stands for (may be part of a UTF-8 character; control tokens: their name)."""
+        raise NotSupported(f"the {self.name} backend cannot show token pieces")
+
+    def attentions(self, token_ids: Sequence[int]) -> np.ndarray:
+        """Attention weights of one forward pass over `token_ids`, shape `(layers, heads, n, n)`."""
+        raise NotSupported(f"the {self.name} backend cannot show attention weights")
 
 
 def common_prefix_length(first: Sequence[int], second: Sequence[int]) -> int:

@@ -45,6 +45,10 @@ class NoModelLoaded(AppError):
     error_type = "server_error"
 
 
+class NotSupported(InvalidRequest):
+    """The loaded backend cannot do this (e.g. show attention weights); the message says what it lacks."""
+
+
 class ContextLengthExceeded(InvalidRequest):
     """The input cannot fit in the model's context window even after truncation."""
 

@@ -31,6 +31,7 @@ from backends.gguf_info import GGUFInfo, read_gguf_info
 from backends.sampling import ALL_FIELDS
 
 if TYPE_CHECKING:
+    import numpy as np
     from llama_cpp import Llama
 
     from backends.llama_sampling import SamplerChain
@@ -210,6 +211,26 @@ class LlamaCppBackend(Backend):
         if self._llama is not None:
             self._llama.close()
             self._llama = None
+
+    def next_token_logits(self, token_ids: Sequence[int]) -> np.ndarray:
+        """Raw logits of the token after `token_ids` (reusing the KV cache's common prefix)."""
+        import llama_cpp
+        import numpy as np
+
+        llama = self.llama
+        ids = list(token_ids)
+        if not ids:
+            raise ContextLengthExceeded("there are no tokens to continue")
+        if len(ids) >= llama.n_ctx():
+            raise ContextLengthExceeded(f"{len(ids)} tokens do not fit the context window of {llama.n_ctx()}")
+        cached = self._reuse_prefix(ids)
+        llama.eval(ids[cached:])
+        pointer = llama_cpp.llama_get_logits_ith(llama._ctx.ctx, -1)
+        return np.ctypeslib.as_array(pointer, shape=(llama.n_vocab(),)).astype(np.float32)
+
+    def token_bytes(self, token_id: int) -> bytes:
+        """The bytes of one token; a control token's are its name, e.g. b"<|im_end|>"."""
+        return self._pieces[token_id] or self.llama.detokenize([token_id], special=True)
 
 
 def _vocabulary_tables(llama: Llama) -> tuple[list[bytes], frozenset[int]]:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backends.base import (
     Backend,
@@ -26,6 +26,9 @@ from backends.base import (
 )
 from backends.errors import ContextLengthExceeded, ModelLoadError, ModelNotFound
 from backends.sampling import ALL_FIELDS, SamplingParams
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: Fields the transformers backend does not implement (requests that set them are warned).
 UNSUPPORTED = frozenset({"mirostat_mode", "mirostat_tau", "mirostat_eta"})
@@ -294,6 +297,54 @@ class TransformersBackend(Backend):
         if self.device == "cuda":
             torch.cuda.empty_cache()
         release_free_heap()
+
+    def next_token_logits(self, token_ids: Sequence[int]) -> np.ndarray:
+        """Raw logits of the token after `token_ids` (reusing the cache's common prefix)."""
+        import torch
+
+        ids = list(token_ids)
+        if self.model is None:
+            raise ModelLoadError("the model was unloaded")
+        if not ids or len(ids) >= self._capabilities.context_length:
+            raise ContextLengthExceeded(f"{len(ids)} tokens: nothing to continue, or more than the context holds")
+        with torch.inference_mode():
+            cached = self._reuse_prefix(ids)
+            logits = None
+            for offset in range(cached, len(ids), self.config.n_batch):
+                logits = self._forward(ids[offset : offset + self.config.n_batch])
+        return logits.cpu().numpy().astype("float32")
+
+    def token_bytes(self, token_id: int) -> bytes:
+        """The bytes of one token; a control token's are its name, e.g. b"<|im_end|>"."""
+        return piece_bytes(self.tokenizer.convert_ids_to_tokens(token_id))
+
+    def attentions(self, token_ids: Sequence[int]) -> np.ndarray:
+        """Attention weights `(layers, heads, n, n)` of one uncached forward pass (eager attention for it)."""
+        import torch
+
+        if self.model is None:
+            raise ModelLoadError("the model was unloaded")
+        ids = torch.tensor([list(token_ids)], dtype=torch.long, device=self.device)
+        previous = self.model.config._attn_implementation
+        try:
+            self.model.set_attn_implementation("eager")  # sdpa/flash kernels do not return the weights
+            with torch.inference_mode():
+                output = self.model(input_ids=ids, use_cache=False, output_attentions=True)
+        finally:
+            self.model.set_attn_implementation(previous)
+        return torch.stack([layer[0] for layer in output.attentions]).float().cpu().numpy()
+
+
+def piece_bytes(piece: str) -> bytes:
+    """A tokenizer's token string as bytes: GPT-2 byte-level (`Ġ`), SentencePiece (`▁`, `<0xE4>`) or plain."""
+    from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+    decoder = {char: byte for byte, char in bytes_to_unicode().items()}
+    if all(char in decoder for char in piece):
+        return bytes(decoder[char] for char in piece)
+    if len(piece) == 6 and piece.startswith("<0x") and piece.endswith(">"):
+        return bytes([int(piece[3:5], 16)])
+    return piece.replace("\u2581", " ").encode("utf-8")
 
 
 class _IncrementalDecoder:

@@ -6,6 +6,8 @@ import gc
 import logging
 import threading
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,6 +116,12 @@ class ModelManager:
     def _stop_all(self) -> None:
         for stream in list(self._streams):
             stream.cancel.set()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[Backend]:
+        """The loaded backend, held alone for the `with` block (it waits its turn behind generations)."""
+        with self._queue:
+            yield self.loaded.backend
 
     def stream(self, request: GenerationRequest, cancel: threading.Event | None = None) -> GenerationStream:
         """A generation that waits its turn in the queue when iterated."""

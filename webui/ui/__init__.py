@@ -6,7 +6,9 @@ import gradio as gr
 
 from backends.remote import RemoteBackend
 from webui.app import App
+from webui.i18n import t
 from webui.ui.chat_tab import ChatTab
+from webui.ui.learn_tab import LEARN_CSS, LearnTab
 from webui.ui.notebook_tab import NotebookTab
 from webui.ui.parameters_tab import ParametersTab
 
@@ -23,7 +25,8 @@ UI_JS = """
 }
 """
 
-UI_CSS = """
+UI_CSS = (
+    """
 .reply-stats { color: var(--body-text-color-subdued); }
 /* The reply being generated; it keeps its newest lines in view while it grows. */
 #live-reply { border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg);
@@ -34,6 +37,8 @@ UI_CSS = """
 #chatbot { contain: layout paint; }
 #chatbot .message-row { content-visibility: auto; contain-intrinsic-size: auto 160px; }
 """
+    + LEARN_CSS
+)
 
 
 def model_status(app: App) -> str:
@@ -63,12 +68,14 @@ def build_ui(app: App) -> gr.Blocks:
     with gr.Blocks(title="Jielong") as demo:
         status = gr.Markdown(model_status(app), elem_id="model-status")
         with gr.Tabs():
-            with gr.Tab("Chat", id="chat"):
+            with gr.Tab(t("tab.chat"), id="chat"):
                 chat = ChatTab(app).build()
-            with gr.Tab("Notebook", id="notebook"):
+            with gr.Tab(t("tab.notebook"), id="notebook"):
                 notebook = NotebookTab(app).build()
-            with gr.Tab("Parameters", id="parameters"):
+            with gr.Tab(t("tab.parameters"), id="parameters"):
                 parameters = ParametersTab(app).build()
+            with gr.Tab(t("tab.learn"), id="learn"):
+                LearnTab(app).build()
         demo.load(lambda: model_status(app), outputs=status)
         chat.on_page_load(demo)
         notebook.on_page_load(demo)

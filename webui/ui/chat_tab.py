@@ -15,6 +15,7 @@ from backends.errors import AppError
 from webui.app import App
 from webui.chat import library
 from webui.chat.conversation import Message, ReplyStats, SavedChat
+from webui.i18n import t
 from webui.storage import clean_name
 from webui.ui.streaming import coalesced
 
@@ -296,36 +297,36 @@ class ChatTab:
         characters = self.app.characters.names()
         with gr.Row():
             with gr.Column(scale=1, min_width=240, elem_id="chat-sidebar"):
-                new_button = gr.Button("+ New chat", elem_id="new-chat-button")
+                new_button = gr.Button(t("chat.new"), elem_id="new-chat-button")
                 mode = gr.Radio(
                     [("Instruct", INSTRUCT), ("Character", CHAT)],
                     value=INSTRUCT,
-                    label="Mode",
-                    info="Instruct: the model's own template. Character: a persona from characters/.",
+                    label=t("chat.mode"),
+                    info=t("chat.mode.info"),
                     elem_id="chat-mode",
                 )
                 character = gr.Dropdown(
                     characters,
                     value=characters[0] if characters else None,
-                    label="Character",
+                    label=t("chat.character"),
                     visible=False,
                     elem_id="character",
                 )
-                with gr.Accordion("System prompt / character context", open=False):
+                with gr.Accordion(t("chat.system_prompt"), open=False):
                     system_prompt = gr.Textbox(show_label=False, lines=4, elem_id="system-prompt")
-                chat_list = gr.Radio(label="Saved chats", choices=[], elem_id="chat-list")
+                chat_list = gr.Radio(label=t("chat.saved"), choices=[], elem_id="chat-list")
                 unreadable = gr.Markdown(elem_id="unreadable-chats")
-                with gr.Accordion("This chat: rename, delete, export, import", open=False):
-                    name_box = gr.Textbox(label="Name", elem_id="chat-name", max_lines=1)
+                with gr.Accordion(t("chat.manage"), open=False):
+                    name_box = gr.Textbox(label=t("chat.name"), elem_id="chat-name", max_lines=1)
                     with gr.Row():
-                        rename_button = gr.Button("Rename", size="sm", elem_id="rename-button")
-                        delete_button = gr.Button("Delete", size="sm", variant="stop", elem_id="delete-button")
+                        rename_button = gr.Button(t("chat.rename"), size="sm", elem_id="rename-button")
+                        delete_button = gr.Button(t("chat.delete"), size="sm", variant="stop", elem_id="delete-button")
                     with gr.Row():
-                        export_json = gr.Button("Export JSON", size="sm", elem_id="export-json-button")
-                        export_md = gr.Button("Export Markdown", size="sm", elem_id="export-md-button")
-                    export_file = gr.File(label="Export", elem_id="export-file", interactive=False, height=90)
+                        export_json = gr.Button(t("chat.export_json"), size="sm", elem_id="export-json-button")
+                        export_md = gr.Button(t("chat.export_md"), size="sm", elem_id="export-md-button")
+                    export_file = gr.File(label=t("chat.export"), elem_id="export-file", interactive=False, height=90)
                     import_button = gr.UploadButton(
-                        "Import JSON", file_types=[".json"], size="sm", elem_id="import-button"
+                        t("chat.import"), file_types=[".json"], size="sm", elem_id="import-button"
                     )
             with gr.Column(scale=4):
                 chatbot = gr.Chatbot(
@@ -333,7 +334,7 @@ class ChatTab:
                     height="58vh",
                     editable="all",
                     buttons=["copy", "copy_all"],
-                    placeholder="Say something to the model.",
+                    placeholder=t("chat.placeholder"),
                     latex_delimiters=LATEX_DELIMITERS,
                 )
                 live = gr.Markdown(
@@ -342,18 +343,18 @@ class ChatTab:
                 with gr.Row():
                     prompt = gr.Textbox(
                         show_label=False,
-                        placeholder="Message (Enter sends, Shift+Enter for a new line, Esc stops)",
+                        placeholder=t("chat.input"),
                         elem_id="chat-input",
                         lines=1,  # with lines=1 Gradio sends on Enter; Shift+Enter adds a line
                         max_lines=10,
                         scale=8,
                     )
-                    send = gr.Button("Send", variant="primary", elem_id="send-button", scale=1)
+                    send = gr.Button(t("chat.send"), variant="primary", elem_id="send-button", scale=1)
                 with gr.Row():
-                    stop = gr.Button("Stop", variant="stop", elem_id="stop-button")
-                    regenerate = gr.Button("Regenerate", elem_id="regenerate-button")
-                    continue_button = gr.Button("Continue", elem_id="continue-button")
-                    remove = gr.Button("Remove last", elem_id="remove-last-button")
+                    stop = gr.Button(t("chat.stop"), variant="stop", elem_id="stop-button")
+                    regenerate = gr.Button(t("chat.regenerate"), elem_id="regenerate-button")
+                    continue_button = gr.Button(t("chat.continue"), elem_id="continue-button")
+                    remove = gr.Button(t("chat.remove_last"), elem_id="remove-last-button")
 
         view = gr.State(None)
         shown = [view, chatbot, chat_list, unreadable, name_box, mode, character, system_prompt]

@@ -12,6 +12,7 @@ from backends.base import GenerationRequest
 from backends.errors import AppError
 from webui.app import App
 from webui.chat.conversation import Notebook
+from webui.i18n import t
 from webui.storage import clean_name, new_document_id
 from webui.ui.streaming import coalesced
 
@@ -104,22 +105,22 @@ class NotebookTab:
         view = gr.State(None)
         with gr.Row():
             with gr.Column(scale=1, min_width=230):
-                new_button = gr.Button("+ New notebook", elem_id="new-notebook-button")
-                notebook_list = gr.Radio(label="Saved notebooks", choices=[], elem_id="notebook-list")
-                name_box = gr.Textbox(label="Name", max_lines=1, elem_id="notebook-name")
-                save_button = gr.Button("Save", elem_id="notebook-save-button")
+                new_button = gr.Button(t("notebook.new"), elem_id="new-notebook-button")
+                notebook_list = gr.Radio(label=t("notebook.saved"), choices=[], elem_id="notebook-list")
+                name_box = gr.Textbox(label=t("notebook.name"), max_lines=1, elem_id="notebook-name")
+                save_button = gr.Button(t("notebook.save"), elem_id="notebook-save-button")
             with gr.Column(scale=4):
                 text = gr.Textbox(
                     show_label=False,
                     lines=22,
                     max_lines=60,
                     elem_id="notebook-text",
-                    placeholder="Write the beginning of a text; the model continues it (no chat template).",
+                    placeholder=t("notebook.placeholder"),
                 )
                 info = gr.Markdown(elem_id="notebook-info")
                 with gr.Row():
-                    generate = gr.Button("Generate", variant="primary", elem_id="notebook-generate-button")
-                    stop = gr.Button("Stop", variant="stop", elem_id="notebook-stop-button")
+                    generate = gr.Button(t("notebook.generate"), variant="primary", elem_id="notebook-generate-button")
+                    stop = gr.Button(t("notebook.stop"), variant="stop", elem_id="notebook-stop-button")
         opened = [view, text, name_box, notebook_list, info]
         generate.click(self.generate, [text], [text, info]).then(
             self.save, [view, text, name_box], [view, notebook_list]

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from backends.errors import AppError
 from backends.sampling import SamplingParams
 from webui.app import App
+from webui.i18n import t
 from webui.settings import describe_validation_error
 
 #: Fields edited as text: lists and mappings as JSON, sampler_priority one stage per line.
@@ -64,7 +65,7 @@ def _bounds(name: str) -> tuple[float | None, float | None]:
 
 def _component(name: str) -> gr.components.Component:
     info = SamplingParams.model_fields[name]
-    label, help_text = name, info.description
+    label, help_text = name, t(f"param.{name}")
     low, high = _bounds(name)
     annotation = info.annotation
     if annotation is bool:
@@ -208,14 +209,16 @@ class ParametersTab:
     def build(self) -> ParametersTab:
         """Lay out the tab and wire its events."""
         with gr.Row():
-            preset = gr.Dropdown(label="Preset", choices=[], elem_id="preset-dropdown", scale=3)
-            save_name = gr.Textbox(label="Save as", placeholder="preset name", elem_id="preset-name", scale=2)
-            save = gr.Button("Save preset", elem_id="save-preset-button", scale=1)
-            delete = gr.Button("Delete preset", variant="stop", elem_id="delete-preset-button", scale=1)
+            preset = gr.Dropdown(label=t("params.preset"), choices=[], elem_id="preset-dropdown", scale=3)
+            save_name = gr.Textbox(
+                label=t("params.save_as"), placeholder=t("params.save_as.placeholder"), elem_id="preset-name", scale=2
+            )
+            save = gr.Button(t("params.save"), elem_id="save-preset-button", scale=1)
+            delete = gr.Button(t("params.delete"), variant="stop", elem_id="delete-preset-button", scale=1)
         status = gr.Markdown(elem_id="parameters-status")
         components: dict[str, gr.components.Component] = {}
         for group, names in _GROUPS.items():
-            with gr.Accordion(group, open=group == "Basics"):
+            with gr.Accordion(t(f"params.group.{group}"), open=group == "Basics"):
                 with gr.Row(equal_height=False):
                     for name in names:
                         with gr.Column(min_width=260):

@@ -1,0 +1,1 @@
+"""What the Learn tab shows, as pure functions over a backend: tokens, distributions, embeddings."""
