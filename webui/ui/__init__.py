@@ -6,6 +6,7 @@ import gradio as gr
 
 from webui.app import App
 from webui.ui.chat_tab import ChatTab
+from webui.ui.models_tab import ModelsTab
 from webui.ui.notebook_tab import NotebookTab
 from webui.ui.parameters_tab import ParametersTab
 
@@ -56,8 +57,11 @@ def build_ui(app: App) -> gr.Blocks:
                 notebook = NotebookTab(app).build()
             with gr.Tab("Parameters", id="parameters"):
                 parameters = ParametersTab(app).build()
+            with gr.Tab("Models", id="models"):
+                models = ModelsTab(app, status, lambda: model_status(app)).build()
         demo.load(lambda: model_status(app), outputs=status)
         chat.on_page_load(demo)
         notebook.on_page_load(demo)
         parameters.on_page_load(demo)
+        models.on_page_load(demo)
     return demo
