@@ -51,3 +51,30 @@ def write_tiny_hf_folder(folder: Path, chat_template: str | None = "{{ messages 
     if chat_template is not None:
         (folder / "tokenizer_config.json").write_text(json.dumps({"chat_template": chat_template}))
     return folder
+
+
+def write_random_llama_folder(folder: Path, gguf_path: Path) -> Path:
+    """A real Hugging Face folder: the bundled model's tokenizer and a small random-weight llama (~14M params, 55 MB).
+
+    The replies are gibberish, but it loads and generates through transformers like any downloaded model.
+    """
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=256,
+        intermediate_size=512,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(folder, safe_serialization=True)
+    tokenizer.save_pretrained(folder)
+    return folder
