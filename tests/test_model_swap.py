@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import weakref
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,17 @@ def test_ten_swaps_between_llama_cpp_and_transformers_release_memory(models_dir:
     first, tenth = rss[0], rss[-1]
     print(f"RSS after swap 1: {first / 1e6:.0f} MB, after swap 10: {tenth / 1e6:.0f} MB")
     assert abs(tenth - first) <= 0.2 * first, [round(r / 1e6) for r in rss]
+
+
+def test_nothing_keeps_an_unloaded_model_alive(models_dir: Path, tmp_path: Path) -> None:
+    """No reference cycle (LoadedModel, template, streams, sampler chains) holds a model after a swap."""
+    app = make_app(models_dir, tmp_path)
+    app.load_model("tiny-hf")
+    ask(app, "Hello")
+    hf_backend, hf_model = weakref.ref(app.models.loaded.backend), weakref.ref(app.models.loaded.backend.model)
+    app.load_model(BUNDLED_ID)
+    assert hf_backend() is None and hf_model() is None
+    ask(app)
+    cpp_backend, llama = weakref.ref(app.models.loaded.backend), weakref.ref(app.models.loaded.backend.llama)
+    app.models.unload()
+    assert cpp_backend() is None and llama() is None
