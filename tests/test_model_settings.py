@@ -50,3 +50,17 @@ def test_malformed_file_is_reported_ignored_and_kept(tmp_path: Path, text: str, 
     with pytest.raises(SettingsError, match="not saved"):
         store.save("x.gguf", ModelSettings(n_ctx=1024))
     assert path.read_text() == text  # what the user wrote is not lost
+
+
+def test_the_models_tab_form_is_validated() -> None:
+    from webui.ui.models_tab import DEFAULT, NO_PRESET, OWN_TEMPLATE, ModelsTab
+
+    form = ModelsTab.settings_from_form
+    assert form(DEFAULT, None, None, 0, NO_PRESET, OWN_TEMPLATE, DEFAULT, DEFAULT) == ModelSettings()
+    chosen = form("transformers", 2048, -1, 4, "Creative", "llama3", "cpu", "float32")
+    expected = {"loader": "transformers", "n_ctx": 2048, "n_gpu_layers": -1, "threads": 4, "preset": "Creative"}
+    assert chosen == ModelSettings(**expected, chat_template="llama3", device="cpu", dtype="float32")
+    with pytest.raises(ValueError, match="n_ctx"):
+        form(DEFAULT, -3, None, None, NO_PRESET, OWN_TEMPLATE, DEFAULT, DEFAULT)
+    with pytest.raises(ValueError, match="n_gpu_layers"):
+        form(DEFAULT, None, -7, None, NO_PRESET, OWN_TEMPLATE, DEFAULT, DEFAULT)
