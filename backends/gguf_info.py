@@ -64,6 +64,8 @@ class GGUFInfo:
     bos_token: str
     eos_token: str
     add_bos: bool
+    split_index: int | None = None  # 0-based part number of a split set (`split.no`), None if not split
+    split_count: int | None = None  # how many parts the set has (`split.count`)
 
 
 _SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
@@ -216,6 +218,8 @@ def _parse(path: Path, data: mmap.mmap, size: int) -> GGUFInfo:
         bos_token=token_text("tokenizer.ggml.bos_token_id"),
         eos_token=token_text("tokenizer.ggml.eos_token_id"),
         add_bos=bool(meta.get("tokenizer.ggml.add_bos_token", False)),
+        split_index=int(meta["split.no"]) if isinstance(meta.get("split.no"), int) else None,
+        split_count=int(meta["split.count"]) if isinstance(meta.get("split.count"), int) else None,
     )
 
 

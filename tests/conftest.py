@@ -64,6 +64,8 @@ def start_server(args: list[str], tmp_path: Path, timeout: float = 120.0) -> Run
                 str(port),
                 "--user-data-dir",
                 str(tmp_path / "user_data"),
+                "--models-dir",  # never the repository's own models/ (a test's args can name another)
+                str(tmp_path / "models"),
                 *args,
             ],
             cwd=REPO,

@@ -5,16 +5,17 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from backends.errors import AppError
-from backends.loader import bundled_model_path
 from backends.sampling import SamplingParams
 from webui.chat.characters import CharacterLibrary
 from webui.chat.conversation import Notebook
 from webui.chat.engine import ChatEngine
 from webui.chat.library import ChatLibrary
-from webui.model_manager import ModelManager
+from webui.model_manager import LoadedModel, ModelManager
+from webui.models.catalog import ModelCatalog
+from webui.models.loading import LoadPlan, plan_for_entry, plan_initial
+from webui.models.settings import SETTINGS_FILE, ModelSettings, ModelSettingsStore
 from webui.presets import PresetLibrary, RememberedPresets
 from webui.settings import APP_DIR, Settings
 from webui.storage import JsonStore
@@ -67,6 +68,8 @@ class App:
     characters: CharacterLibrary
     presets: PresetLibrary
     remembered_presets: RememberedPresets
+    catalog: ModelCatalog
+    model_settings: ModelSettingsStore
     sampling: SamplingParams = field(default_factory=SamplingParams)
     preset_name: str | None = None
     generations: ActiveGenerations = field(default_factory=ActiveGenerations)
@@ -76,7 +79,14 @@ class App:
         self.sampling = self.presets.load(name).apply()
         self.preset_name = name
         if self.models.is_loaded:
-            self.remembered_presets.set(self.models.loaded.name, name)
+            loaded = self.models.loaded
+            if loaded.model_id is None:
+                self.remembered_presets.set(loaded.path.name, name)
+            else:
+                try:
+                    self.model_settings.set_preset(loaded.model_id, name)
+                except AppError as exc:  # a malformed models.yaml is reported, never overwritten
+                    log.warning("preset not remembered: %s", exc)
         return self.sampling
 
     def set_sampling(self, params: SamplingParams) -> None:
@@ -84,26 +94,39 @@ class App:
         self.sampling = params
         self.preset_name = None
 
-    def _initial_model_path(self) -> Path:
-        if self.settings.loader == "remote":  # --model is the remote model's name, not a path
-            return Path(self.settings.remote_model or self.settings.model or "remote")
-        return self.settings.model or bundled_model_path()
+    def load_model(self, model_id: str, overrides: ModelSettings | None = None) -> LoadedModel:
+        """Load the catalog model `model_id` with `overrides` over its saved settings; apply its preset.
 
-    def load_initial_model(self) -> bool:
-        """Load `settings.model` (or the bundled model). On failure log one line and go on."""
-        try:
-            path = self._initial_model_path()
-            self.models.load(path, self.settings.loader, self.settings.load_options(), self.settings.chat_template)
-        except AppError as exc:
-            self.models.load_error = str(exc)
-            log.error("no model loaded: %s", exc)
-            return False
-        preset = self.settings.preset or self.remembered_presets.get(self.models.loaded.name)
+        The current model is unloaded first; if the new one fails, no model is loaded and the error is raised.
+        """
+        return self._execute(plan_for_entry(self.catalog.find(model_id), self.model_settings, overrides))
+
+    def _execute(self, plan: LoadPlan) -> LoadedModel:
+        chosen = plan.settings
+        loaded = self.models.load(
+            plan.path,
+            chosen.loader or self.settings.loader,
+            chosen.apply_to(self.settings.load_options()),
+            chosen.chat_template or self.settings.chat_template,
+            model_id=plan.model_id,
+            name=plan.name,
+        )
+        preset = chosen.preset or self.remembered_presets.get(plan.path.name)
         if preset:
             try:
                 self.use_preset(preset)
             except AppError as exc:
                 log.error("preset not applied: %s", exc)
+        return loaded
+
+    def load_initial_model(self) -> bool:
+        """Load `settings.model` (a path or a name in models_dir; default: the bundled model); on failure log, go on."""
+        try:
+            self._execute(plan_initial(self.catalog, self.model_settings, self.settings))
+        except AppError as exc:
+            self.models.load_error = str(exc)
+            log.error("no model loaded: %s", exc)
+            return False
         return True
 
 
@@ -121,4 +144,6 @@ def build_app(settings: Settings) -> App:
         characters=CharacterLibrary(data / "characters"),
         presets=PresetLibrary(APP_DIR / "presets"),
         remembered_presets=RememberedPresets(data / "model_presets.yaml"),
+        catalog=ModelCatalog(settings.models_dir),
+        model_settings=ModelSettingsStore(settings.models_dir / SETTINGS_FILE),
     )

@@ -20,7 +20,10 @@ def build_parser() -> argparse.ArgumentParser:
         argument_default=None,
     )
     model = parser.add_argument_group("model")
-    model.add_argument("--model", type=Path, help="GGUF file or model folder (default: the bundled SmolLM2-135M).")
+    model.add_argument(
+        "--model", type=Path, help="GGUF file, model folder, or a name from the models folder (default: the bundled)."
+    )
+    model.add_argument("--models-dir", type=Path, help="The models folder (default: models/).")
     model.add_argument("--loader", choices=LOADERS, help="Backend to load the model with (default: auto).")
     model.add_argument("--n-ctx", type=int, help="Context window in tokens (default 4096; 0: the model's own).")
     model.add_argument("--threads", type=int, help="CPU threads (default: all usable cores).")

@@ -14,6 +14,7 @@ from pathlib import Path
 from backends.base import Backend, GenerationRequest
 from backends.errors import AppError, NoModelLoaded
 from backends.loader import LoadOptions, load_backend
+from backends.transformers_backend import release_free_heap
 from webui.chat.templates import ChatTemplate, resolve_template
 from webui.generation import GenerationStream
 from webui.queue import FifoLock
@@ -29,11 +30,13 @@ class LoadedModel:
     path: Path
     loader: str
     template: ChatTemplate
+    model_id: str | None = None  # the catalog id, when loaded from the models folder (or the bundled model)
+    display_name: str | None = None
 
     @property
     def name(self) -> str:
         """A short name for display."""
-        return self.path.name
+        return self.display_name or self.path.name
 
 
 class ModelManager:
@@ -67,8 +70,11 @@ class ModelManager:
         loader: str = "auto",
         options: LoadOptions | None = None,
         template_override: str | None = None,
+        *,
+        model_id: str | None = None,
+        name: str | None = None,
     ) -> LoadedModel:
-        """Stop running generations, unload the current model, load `path`.
+        """Stop running generations, unload the current model (freeing its memory), load `path`.
 
         On failure no model is loaded, `load_error` says why, and the error is raised.
         """
@@ -91,9 +97,18 @@ class ModelManager:
                     )
                 except AppError as exc:
                     backend.unload()
+                    del backend
+                    gc.collect()
                     self.load_error = str(exc)
                     raise
-                self._loaded = LoadedModel(backend=backend, path=path, loader=backend.name, template=template)
+                self._loaded = LoadedModel(
+                    backend=backend,
+                    path=path,
+                    loader=backend.name,
+                    template=template,
+                    model_id=model_id,
+                    display_name=name,
+                )
                 self.load_error = None
                 log.info("loaded %s with %s", path, backend.name)
                 return self._loaded
@@ -108,10 +123,12 @@ class ModelManager:
                 self._unload_locked()
 
     def _unload_locked(self) -> None:
-        if self._loaded is not None:
-            self._loaded.backend.unload()
-            self._loaded = None
-            gc.collect()
+        loaded, self._loaded = self._loaded, None
+        if loaded is not None:
+            loaded.backend.unload()
+            del loaded
+            gc.collect()  # frees cycles (tokenizers, jinja environments) that still point at the model
+            release_free_heap()
 
     def _stop_all(self) -> None:
         for stream in list(self._streams):

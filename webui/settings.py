@@ -23,7 +23,10 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    model: Path | None = Field(None, description="Model file or folder; none means the bundled model.")
+    model: Path | None = Field(
+        None, description="Model file or folder, or a model's name in models_dir; none means the bundled model."
+    )
+    models_dir: Path = Field(APP_DIR / "models", description="The models folder (listed in the Models tab).")
     loader: str = Field("auto", description=f"Backend: one of {', '.join(LOADERS)}.")
     n_ctx: int = Field(4096, ge=0, le=1_048_576, description="Context window in tokens (0: the model's own).")
     threads: int | None = Field(None, ge=1, le=1024, description="CPU threads (default: all usable).")

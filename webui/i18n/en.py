@@ -7,6 +7,7 @@ STRINGS: dict[str, str] = {
     "tab.chat": "Chat",
     "tab.notebook": "Notebook",
     "tab.parameters": "Parameters",
+    "tab.models": "Models",
     "tab.learn": "Learn",
     # chat tab
     "chat.new": "+ New chat",

@@ -7,6 +7,7 @@ STRINGS: dict[str, str] = {
     "tab.chat": "对话",
     "tab.notebook": "笔记本",
     "tab.parameters": "参数",
+    "tab.models": "模型",
     "tab.learn": "学习",
     # chat tab
     "chat.new": "+ 新对话",

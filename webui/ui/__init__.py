@@ -9,6 +9,7 @@ from webui.app import App
 from webui.i18n import t
 from webui.ui.chat_tab import ChatTab
 from webui.ui.learn_tab import LEARN_CSS, LearnTab
+from webui.ui.models_tab import ModelsTab
 from webui.ui.notebook_tab import NotebookTab
 from webui.ui.parameters_tab import ParametersTab
 
@@ -74,10 +75,13 @@ def build_ui(app: App) -> gr.Blocks:
                 notebook = NotebookTab(app).build()
             with gr.Tab(t("tab.parameters"), id="parameters"):
                 parameters = ParametersTab(app).build()
+            with gr.Tab(t("tab.models"), id="models"):
+                models = ModelsTab(app, status, lambda: model_status(app)).build()
             with gr.Tab(t("tab.learn"), id="learn"):
                 LearnTab(app).build()
         demo.load(lambda: model_status(app), outputs=status)
         chat.on_page_load(demo)
         notebook.on_page_load(demo)
         parameters.on_page_load(demo)
+        models.on_page_load(demo)
     return demo
