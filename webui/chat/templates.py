@@ -110,14 +110,22 @@ class ChatTemplate:
         except TemplateSyntaxError as exc:
             raise TemplateError(f"the chat template has a syntax error on line {exc.lineno}: {exc.message}") from exc
 
-    def render(self, messages: Sequence[Mapping[str, str]], *, add_generation_prompt: bool = True) -> str:
-        """Render `messages`; raise `TemplateError` on sandbox violations or template errors."""
+    def render(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        add_generation_prompt: bool = True,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+    ) -> str:
+        """Render `messages` (and `tools`, OpenAI format, if given); raise `TemplateError` on failure."""
+        extra: dict[str, Any] = {"tools": [dict(t) for t in tools]} if tools else {}
         try:
             return self._compiled.render(
                 messages=[dict(m) for m in messages],
                 bos_token=self.bos_token,
                 eos_token=self.eos_token,
                 add_generation_prompt=add_generation_prompt,
+                **extra,
             )
         except TemplateError:
             raise
