@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from backends.errors import InvalidRequest
 from backends.sampling import GREEDY
 from tests.fakes import ScriptedBackend
 from webui.chat.conversation import Message
@@ -161,3 +162,31 @@ def test_api_seam_returns_openai_tool_calls(setup) -> None:
     final = plan_tool_call(engine, messages, tools, "auto", GREEDY, constrained=False)
     assert final.finish_reason == "stop" and final.text == "The sum is 5." and final.tool_calls == []
     assert "<tool_response>\nadd: 5\n</tool_response>" in backend.detokenize(backend.requests[-1].prompt)
+
+
+@pytest.mark.parametrize(
+    ("tools", "choice", "error"),
+    [
+        ([{"type": "function", "function": {"name": "a b"}}], "auto", "invalid tool name"),
+        ([{"type": "retrieval"}], "auto", "must be"),
+        ([{"type": "function", "function": {"name": "a", "parameters": {"type": "string"}}}], "auto", "type object"),
+        ([{"type": "function", "function": {"name": "a"}}] * 2, "auto", "same name"),
+        (
+            [{"type": "function", "function": {"name": "a"}}],
+            {"type": "function", "function": {"name": "b"}},
+            "not among",
+        ),
+        ([], "required", "at least one tool"),
+        ([{"type": "function", "function": {"name": "a"}}], {"type": "function"}, "tool_choice must be"),
+    ],
+)
+def test_api_seam_refuses_bad_tools_and_choices(setup, tools: list, choice: object, error: str) -> None:
+    engine, _ = setup
+    with pytest.raises(InvalidRequest, match=error):
+        plan_tool_call(engine, [{"role": "user", "content": "hi"}], tools, choice, GREEDY)
+
+
+def test_api_seam_refuses_malformed_messages(setup) -> None:
+    engine, _ = setup
+    with pytest.raises(InvalidRequest, match=r"messages\[0\]"):
+        plan_tool_call(engine, [{"role": "wizard", "content": "hi"}], [], "auto", GREEDY)

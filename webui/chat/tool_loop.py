@@ -22,7 +22,6 @@ from typing import Any
 from backends.sampling import SamplingParams
 from webui.chat.conversation import Message, ReplyStats, ToolCall
 from webui.tools.formats import new_call_id, to_tool_call
-from webui.tools.registry import ToolRegistry
 from webui.tools.runner import MAX_RESULT_CHARS, run_tool
 from webui.tools.tool import Tool
 from webui.tools.turn import ToolTurn, tool_choice_name
@@ -68,12 +67,6 @@ class ToolLoop:
         self.new_messages: list[Message] = []
         #: The call waiting for the user's approval when the run stopped for it.
         self.awaiting: ToolCall | None = None
-
-    @classmethod
-    def from_registry(cls, engine: Any, registry: ToolRegistry, messages: Sequence[Message], **kwargs: Any) -> ToolLoop:
-        """A loop over the registry's enabled tools."""
-        params = kwargs.pop("params")
-        return cls(engine, messages, registry.enabled(), params, **kwargs)
 
     @property
     def messages(self) -> list[Message]:
