@@ -13,7 +13,7 @@ from tests.fakes import ScriptedBackend
 from webui.chat.conversation import Message
 from webui.chat.engine import ChatEngine
 from webui.chat.templates import FALLBACK_TEMPLATES, ChatTemplate
-from webui.chat.tool_loop import DENIED, ToolLoop, ToolLoopSettings
+from webui.chat.tool_loop import DENIED, REPEATED, ToolLoop, ToolLoopSettings
 from webui.model_manager import LoadedModel, ModelManager
 from webui.tools.api import plan_tool_call
 from webui.tools.tool import tool_from_function
@@ -190,3 +190,17 @@ def test_api_seam_refuses_malformed_messages(setup) -> None:
     engine, _ = setup
     with pytest.raises(InvalidRequest, match=r"messages\[0\]"):
         plan_tool_call(engine, [{"role": "wizard", "content": "hi"}], [], "auto", GREEDY)
+
+
+def test_a_repeated_call_is_not_run_twice(setup) -> None:
+    engine, backend = setup
+    tool = tool_from_function(delete_file, side_effecting=True)
+    DELETED.clear()
+    backend.enqueue(call("delete_file", path="a.txt"))
+    first = run(engine, [Message(role="user", content="Delete a.txt")], [tool])
+    backend.enqueue(call("delete_file", path="a.txt"))  # the model asks for the same call again
+    backend.enqueue("Deleted.")
+    loop = run(engine, first.messages, [tool], approvals={first.awaiting.id: True})
+    assert DELETED == ["a.txt"] and loop.awaiting is None
+    assert [m.content for m in loop.new_messages if m.role == "tool"] == ["deleted a.txt", REPEATED]
+    assert loop.new_messages[-1].content == "Deleted."

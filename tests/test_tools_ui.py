@@ -50,3 +50,52 @@ def test_a_tool_call_is_a_collapsible_step(server: RunningServer, page) -> None:
     assert '"expression"' not in chatbot.inner_text()  # the call step stays collapsed
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "tool-step.png"), full_page=True)
+
+
+SIDE_EFFECTING_TOOL = '''
+from pathlib import Path
+
+
+def delete_note(name: str) -> str:
+    """Delete a note.
+
+    Args:
+        name: The note's name.
+    """
+    Path(__file__).with_name("deleted.txt").write_text(name)
+    return f"deleted {name}"
+
+
+delete_note.side_effecting = True
+TOOL = delete_note
+'''
+
+
+def test_a_side_effecting_tool_waits_for_approval(tmp_path_factory: pytest.TempPathFactory, page) -> None:
+    folder = tmp_path_factory.mktemp("approval")
+    tools = folder / "tools"
+    tools.mkdir()
+    (tools / "delete_note.py").write_text(SIDE_EFFECTING_TOOL)
+    settings = folder / "settings.yaml"
+    sampling = "sampling:\n  max_new_tokens: 48\n  temperature: 0\n  top_k: 1\n"
+    settings.write_text(f"tool_folders: ['{tools}']\ntools: [delete_note]\n{sampling}")
+    server = start_server(["--settings", str(settings)], folder)
+    try:
+        page.goto(server.url)
+        page.locator("#chat-input textarea").wait_for()
+        page.get_by_text("System prompt / character context").click()
+        page.wait_for_function("document.querySelector('#system-prompt textarea')?.value.length > 0")
+        page.locator("#chat-input textarea").fill("Use delete_note to delete the note called shopping.")
+        page.locator("#send-button").click()
+        approval = page.locator("#tool-approval")
+        approval.wait_for(timeout=240_000)
+        assert "delete_note" in page.locator("#tool-approval-question").inner_text()
+        assert "waiting for your approval" in page.locator("#chatbot").inner_text()
+        assert not (tools / "deleted.txt").exists()  # nothing ran yet
+        page.locator("#approve-tool-button").click()
+        page.locator("#chatbot").get_by_text("Result of delete_note").wait_for(timeout=240_000)
+        assert (tools / "deleted.txt").exists()
+        approval.wait_for(state="hidden")
+        page.locator("#chatbot .reply-stats").wait_for(timeout=240_000)  # the loop went on to an answer
+    finally:
+        stop_server(server)

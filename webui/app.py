@@ -108,7 +108,8 @@ def build_app(settings: Settings) -> App:
     models = ModelManager()
     data = settings.user_data_dir
     tools = ToolRegistry()
-    tools.discover(APP_DIR / "extensions" / "tools")
+    for folder in [APP_DIR / "extensions" / "tools", *settings.tool_folders]:
+        tools.discover(folder)
     return App(
         tools=tools,
         settings=settings,

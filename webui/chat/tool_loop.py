@@ -27,6 +27,7 @@ from webui.tools.tool import Tool
 from webui.tools.turn import ToolTurn, tool_choice_name
 
 DENIED = "The user declined to run this tool call."
+REPEATED = "This exact call was already made; its result is above. Answer the user with it now."
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,9 @@ class ToolLoop:
         choice = self.tool_choice
         if tool_choice_name(choice) == "auto" and not self.new_messages and self.history[-1:]:
             choice = mentioned_tool(self.history[-1], self.tools) or choice
-        seen: set[tuple[str, str]] = {(c.name, c.arguments) for m in self.history for c in (m.tool_calls or [])}
-        steps = sum(1 for m in self.history[self._last_user_index() + 1 :] if m.tool_calls)
+        this_turn = self.history[self._last_user_index() + 1 :]
+        seen: set[tuple[str, str]] = {(c.name, c.arguments) for m in this_turn for c in (m.tool_calls or [])}
+        steps = sum(1 for m in this_turn if m.tool_calls)
         while True:
             if steps >= self.settings.max_steps:
                 choice = "none"
@@ -106,13 +108,16 @@ class ToolLoop:
             steps += 1
             calls = [to_tool_call(c) if c.error is None else _invalid(c.name, c.raw) for c in result.calls]
             self._add(Message(role="assistant", content=result.text.strip(), tool_calls=calls, stats=_stats(turn)))
+            repeated = False
             for call, parsed in zip(calls, result.calls, strict=True):
                 if parsed.error is not None:
                     self._add(_result(call, f"Error: {parsed.error}", error=True))
+                elif (call.name, call.arguments) in seen:  # small models repeat calls: never run one twice
+                    repeated = True
+                    self._add(_result(call, REPEATED, error=True))
+            seen.update((c.name, c.arguments) for c in calls)
             if not self._run_pending_calls():
                 return
-            repeated = any((c.name, c.arguments) in seen for c in calls)
-            seen.update((c.name, c.arguments) for c in calls)
             # After a call the model decides again; a call repeating an earlier one means it should answer now.
             choice = "none" if repeated else "auto"
 
