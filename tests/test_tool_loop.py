@@ -13,7 +13,7 @@ from tests.fakes import ScriptedBackend
 from webui.chat.conversation import Message
 from webui.chat.engine import ChatEngine
 from webui.chat.templates import FALLBACK_TEMPLATES, ChatTemplate
-from webui.chat.tool_loop import DENIED, REPEATED, ToolLoop, ToolLoopSettings
+from webui.chat.tool_loop import DENIED, REPEATED, SKIPPED, ToolLoop, ToolLoopSettings, unanswered_calls
 from webui.model_manager import LoadedModel, ModelManager
 from webui.tools.api import plan_tool_call
 from webui.tools.tool import tool_from_function
@@ -204,3 +204,18 @@ def test_a_repeated_call_is_not_run_twice(setup) -> None:
     assert DELETED == ["a.txt"] and loop.awaiting is None
     assert [m.content for m in loop.new_messages if m.role == "tool"] == ["deleted a.txt", REPEATED]
     assert loop.new_messages[-1].content == "Deleted."
+
+
+def test_writing_instead_of_approving_leaves_the_call_unrun(setup) -> None:
+    engine, backend = setup
+    tool = tool_from_function(delete_file, side_effecting=True)
+    DELETED.clear()
+    backend.enqueue(call("delete_file", path="b.txt"))
+    first = run(engine, [Message(role="user", content="Delete b.txt")], [tool])
+    skipped = unanswered_calls(first.messages)
+    assert [(m.role, m.content, m.tool_call_id) for m in skipped] == [("tool", SKIPPED, first.awaiting.id)]
+    backend.enqueue("Fine, I will not.")
+    messages = [*first.messages, *skipped, Message(role="user", content="Never mind.")]
+    loop = run(engine, messages, [tool])
+    assert DELETED == [] and loop.awaiting is None
+    assert [m.content for m in loop.new_messages] == ["Fine, I will not."]

@@ -27,6 +27,7 @@ from webui.tools.tool import Tool
 from webui.tools.turn import ToolTurn, tool_choice_name
 
 DENIED = "The user declined to run this tool call."
+SKIPPED = "The user went on without answering; this call was not run."
 REPEATED = "This exact call was already made; its result is above. Answer the user with it now."
 
 
@@ -131,8 +132,8 @@ class ToolLoop:
         """Run the last assistant message's unanswered calls; False when one awaits approval."""
         messages = self.messages
         last_call = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].tool_calls), None)
-        if last_call is None:
-            return True
+        if last_call is None or any(m.role == "user" for m in messages[last_call + 1 :]):
+            return True  # calls of an earlier turn left unanswered stay so (see `unanswered_calls`)
         answered = {m.tool_call_id for m in messages[last_call + 1 :] if m.role == "tool"}
         for call in messages[last_call].tool_calls or []:
             if call.id in answered:
@@ -152,6 +153,15 @@ class ToolLoop:
             outcome = run_tool(tool, arguments, max_chars=self.settings.max_result_chars)
             self._add(_result(call, outcome.content, error=outcome.error))
         return True
+
+
+def unanswered_calls(messages: Sequence[Message], content: str = SKIPPED) -> list[Message]:
+    """Error results for the last call message's unanswered calls (e.g. the user wrote instead of approving)."""
+    last_call = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].tool_calls), None)
+    if last_call is None:
+        return []
+    answered = {m.tool_call_id for m in messages[last_call + 1 :] if m.role == "tool"}
+    return [_result(c, content, error=True) for c in messages[last_call].tool_calls or [] if c.id not in answered]
 
 
 def mentioned_tool(message: Message, tools: Mapping[str, Tool]) -> str | None:

@@ -16,7 +16,7 @@ from backends.errors import AppError
 from webui.app import App
 from webui.chat import library
 from webui.chat.conversation import Message, ReplyStats, SavedChat, ToolCall
-from webui.chat.tool_loop import ToolLoop
+from webui.chat.tool_loop import ToolLoop, unanswered_calls
 from webui.storage import clean_name
 from webui.tools.policy import loop_settings
 from webui.ui import tool_steps
@@ -169,8 +169,11 @@ class ChatTab:
         """Append the user's message, save, and ask for a reply."""
         if not text.strip():
             return (view, gr.skip(), text)
-        chat = library.with_user_message(view.chat.model_copy(update={"system_prompt": system_prompt}), text)
-        view = self._save(replace(view, chat=chat, pending="reply"))
+        chat = view.chat.model_copy(update={"system_prompt": system_prompt})
+        if view.awaiting is not None:  # the user wrote instead of approving: the call is not run
+            chat = chat.model_copy(update={"messages": chat.messages + unanswered_calls(chat.messages)})
+        chat = library.with_user_message(chat, text)
+        view = self._save(replace(view, chat=chat, pending="reply", awaiting=None))
         return (view, to_chatbot(chat.messages), "")
 
     def prepare_regenerate(self, view: ChatView) -> tuple:
