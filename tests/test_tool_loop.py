@@ -15,7 +15,7 @@ from webui.chat.engine import ChatEngine
 from webui.chat.templates import FALLBACK_TEMPLATES, ChatTemplate
 from webui.chat.tool_loop import DENIED, REPEATED, SKIPPED, ToolLoop, ToolLoopSettings, unanswered_calls
 from webui.model_manager import LoadedModel, ModelManager
-from webui.tools.api import plan_tool_call
+from webui.tools.api import plan_tool_call, stream_tool_call
 from webui.tools.tool import tool_from_function
 
 
@@ -219,3 +219,14 @@ def test_writing_instead_of_approving_leaves_the_call_unrun(setup) -> None:
     loop = run(engine, messages, [tool])
     assert DELETED == [] and loop.awaiting is None
     assert [m.content for m in loop.new_messages] == ["Fine, I will not."]
+
+
+def test_api_stream_yields_text_then_the_result(setup) -> None:
+    engine, backend = setup
+    tools = [tool_from_function(add).openai_schema()]
+    backend.enqueue("No ", "tool ", "needed.")
+    stream = stream_tool_call(engine, [{"role": "user", "content": "Hi"}], tools, "auto", GREEDY, constrained=False)
+    assert stream.result is None
+    assert list(stream) == ["No ", "tool ", "needed."]
+    assert stream.result.text == "No tool needed." and stream.result.finish_reason == "stop"
+    assert stream.result.completion_tokens == 3
