@@ -165,10 +165,12 @@ class ChatTab:
         except AppError as exc:
             raise gr.Error(str(exc)) from exc
 
-    def add_user_message(self, text: str, view: ChatView, system_prompt: str) -> tuple:
+    def add_user_message(self, text: str, view: ChatView, system_prompt: str | None) -> tuple:
         """Append the user's message, save, and ask for a reply."""
         if not text.strip():
             return (view, gr.skip(), text)
+        if system_prompt is None:  # the textbox of a never-opened accordion can arrive empty-handed
+            system_prompt = view.chat.system_prompt
         chat = view.chat.model_copy(update={"system_prompt": system_prompt})
         if view.awaiting is not None:  # the user wrote instead of approving: the call is not run
             chat = chat.model_copy(update={"messages": chat.messages + unanswered_calls(chat.messages)})
