@@ -19,6 +19,7 @@ from webui.models.settings import SETTINGS_FILE, ModelSettings, ModelSettingsSto
 from webui.presets import PresetLibrary, RememberedPresets
 from webui.settings import APP_DIR, Settings
 from webui.storage import JsonStore
+from webui.tools.registry import ToolRegistry
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class App:
     sampling: SamplingParams = field(default_factory=SamplingParams)
     preset_name: str | None = None
     generations: ActiveGenerations = field(default_factory=ActiveGenerations)
+    tools: ToolRegistry = field(default_factory=ToolRegistry)
 
     def use_preset(self, name: str) -> SamplingParams:
         """Make preset `name` the sampling for the next generations; remember it for this model."""
@@ -134,7 +136,11 @@ def build_app(settings: Settings) -> App:
     """Build the application object (no model loaded yet)."""
     models = ModelManager()
     data = settings.user_data_dir
+    tools = ToolRegistry()
+    for folder in [APP_DIR / "extensions" / "tools", *settings.tool_folders]:
+        tools.discover(folder)
     return App(
+        tools=tools,
         settings=settings,
         models=models,
         chat=ChatEngine(models, settings.system_prompt),

@@ -58,6 +58,12 @@ class Settings(BaseModel):
     user_data_dir: Path = Field(APP_DIR / "user_data", description="Where chats and settings are saved.")
     sampling: SamplingParams = Field(default_factory=SamplingParams, description="Default sampling parameters.")
     preset: str | None = Field(None, description="A preset from presets/ to start with (overrides sampling).")
+    tools: list[str] = Field(default_factory=list, description="Tools switched on in new chat sessions (by name).")
+    tool_folders: list[Path] = Field(default_factory=list, description="More folders of tool files to load.")
+    tools_max_steps: int = Field(4, ge=1, le=32, description="The most tool calls in one reply before it must answer.")
+    tools_constrained: Literal["auto", "on", "off"] = Field(
+        "auto", description="Grammar-constrained tool calls (llama.cpp, transformers); auto: on for small models."
+    )
 
     @field_validator("loader")
     @classmethod

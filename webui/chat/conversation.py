@@ -6,7 +6,17 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+class ToolCall(BaseModel):
+    """A call the model made: the tool's name and its arguments as JSON text (OpenAI's shape)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    arguments: str = Field("{}", max_length=200_000)
 
 
 class ReplyStats(BaseModel):
@@ -32,6 +42,12 @@ class Message(BaseModel):
     role: Role
     content: str = Field(max_length=2_000_000)
     stats: ReplyStats | None = None
+    #: On an assistant message: the tool calls it made (its content is any text around them).
+    tool_calls: list[ToolCall] | None = Field(None, max_length=16)
+    #: On a tool message: which call it answers, the tool's name, and whether it is an error.
+    tool_call_id: str | None = Field(None, max_length=64)
+    name: str | None = Field(None, max_length=200)
+    error: bool = False
 
     def as_template_input(self) -> dict[str, str]:
         """The mapping a chat template expects."""

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 from backends.base import GenerationRequest
 from backends.sampling import SamplingParams
 from webui.chat.conversation import Message, ReplyStats
-from webui.chat.prompt import Prompt, build_prompt, reply_reserve
+from webui.chat.prompt import Prompt, TemplateInputs, build_prompt, reply_reserve
 from webui.generation import Completion, GenerationStream
 from webui.model_manager import ModelManager
 
@@ -67,11 +68,14 @@ class ChatEngine:
         *,
         system_prompt: str | None = None,
         continue_last: bool = False,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        to_inputs: TemplateInputs | None = None,
     ) -> Prompt:
         """Render the conversation for the loaded model, fitted to its context.
 
         `system_prompt` (default: the engine's) is put first unless the
         conversation already starts with a system message; "" means none.
+        `tools` and `to_inputs` are passed to `build_prompt` (tool use).
         """
         loaded = self.models.loaded
         backend = loaded.backend
@@ -91,6 +95,8 @@ class ChatEngine:
             n_ctx=caps.context_length,
             reserve=reply_reserve(caps.context_length, params.max_new_tokens),
             continue_last=continue_last,
+            tools=tools,
+            to_inputs=to_inputs,
         )
 
     def reply(

@@ -49,9 +49,9 @@ def with_reply(chat: SavedChat, reply: Message, replaces_last: bool = False) -> 
 
 
 def without_last_reply(chat: SavedChat) -> SavedChat:
-    """The chat ready to regenerate: its last reply removed, so it ends with the user's message."""
+    """The chat ready to regenerate: its last reply (and tool steps) removed, so it ends with the user's message."""
     messages = list(chat.messages)
-    if messages and messages[-1].role == "assistant":
+    while messages and messages[-1].role in ("assistant", "tool"):
         messages.pop()
     if not messages or messages[-1].role != "user":
         raise InvalidRequest("there is no message to reply to")
@@ -61,7 +61,7 @@ def without_last_reply(chat: SavedChat) -> SavedChat:
 def without_last_turn(chat: SavedChat) -> SavedChat:
     """The chat without its last exchange (the last reply and the message it answered)."""
     messages = list(chat.messages)
-    if messages and messages[-1].role == "assistant":
+    while messages and messages[-1].role in ("assistant", "tool"):
         messages.pop()
     if messages and messages[-1].role == "user":
         messages.pop()
@@ -89,9 +89,13 @@ def to_markdown(chat: SavedChat) -> str:
     lines = [f"# {chat.name}", ""]
     if chat.system_prompt:
         lines += ["> " + line for line in chat.system_prompt.splitlines()] + [""]
-    speaker = {"user": "You", "assistant": chat.character or "Assistant", "system": "System"}
+    speaker = {"user": "You", "assistant": chat.character or "Assistant", "system": "System", "tool": "Tool"}
     for message in chat.messages:
-        lines += [f"**{speaker[message.role]}:**", "", message.content, ""]
+        content = message.content
+        for call in message.tool_calls or []:
+            content += f"\n\n`{call.name}({call.arguments})`"
+        label = f"Tool {message.name}" if message.role == "tool" else speaker[message.role]
+        lines += [f"**{label}:**", "", content.strip(), ""]
     return "\n".join(lines)
 
 

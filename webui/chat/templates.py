@@ -7,6 +7,7 @@ error rather than an empty string.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -83,6 +84,12 @@ def _raise_exception(message: str) -> None:
     raise TemplateError(f"the chat template refused the conversation: {message}")
 
 
+def _tojson(value: Any, ensure_ascii: bool = False, indent: int | None = None, **kwargs: Any) -> str:
+    """transformers' `tojson`: plain JSON text (jinja2's own returns Markup, which HTML-escapes on `+`)."""
+    separators = kwargs.get("separators")
+    return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=False)
+
+
 def _strftime_now(fmt: str) -> str:
     return datetime.now().strftime(fmt)
 
@@ -102,6 +109,7 @@ class ChatTemplate:
         env = _StrictSandbox(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
         env.globals["raise_exception"] = _raise_exception
         env.globals["strftime_now"] = _strftime_now
+        env.filters["tojson"] = _tojson
         self.source = source
         self.bos_token = bos_token
         self.eos_token = eos_token
@@ -110,14 +118,22 @@ class ChatTemplate:
         except TemplateSyntaxError as exc:
             raise TemplateError(f"the chat template has a syntax error on line {exc.lineno}: {exc.message}") from exc
 
-    def render(self, messages: Sequence[Mapping[str, str]], *, add_generation_prompt: bool = True) -> str:
-        """Render `messages`; raise `TemplateError` on sandbox violations or template errors."""
+    def render(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        add_generation_prompt: bool = True,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+    ) -> str:
+        """Render `messages` (and `tools`, OpenAI format, if given); raise `TemplateError` on failure."""
+        extra: dict[str, Any] = {"tools": [dict(t) for t in tools]} if tools else {}
         try:
             return self._compiled.render(
                 messages=[dict(m) for m in messages],
                 bos_token=self.bos_token,
                 eos_token=self.eos_token,
                 add_generation_prompt=add_generation_prompt,
+                **extra,
             )
         except TemplateError:
             raise

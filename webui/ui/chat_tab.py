@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -14,10 +15,13 @@ import gradio as gr
 from backends.errors import AppError
 from webui.app import App
 from webui.chat import library
-from webui.chat.conversation import Message, ReplyStats, SavedChat
+from webui.chat.conversation import Message, ReplyStats, SavedChat, ToolCall
+from webui.chat.tool_loop import ToolLoop, unanswered_calls
 from webui.i18n import t
 from webui.storage import clean_name
-from webui.ui.streaming import coalesced
+from webui.tools.policy import loop_settings
+from webui.ui import tool_steps
+from webui.ui.streaming import MAX_UPDATES_PER_SECOND, coalesced
 
 STATS_MARKER = "\n\n<sub class='reply-stats'>"
 INSTRUCT, CHAT = "instruct", "chat"
@@ -28,7 +32,7 @@ LATEX_DELIMITERS = [
     {"left": "$", "right": "$", "display": False},
 ]
 
-Pending = Literal["reply", "continue"] | None
+Pending = Literal["reply", "continue", "tools"] | None
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,8 @@ class ChatView:
     chat: SavedChat
     chat_id: str | None = None
     pending: Pending = None  # what the next streaming step should generate
+    awaiting: ToolCall | None = None  # a side-effecting call waiting for the user's approval
+    approvals: tuple[tuple[str, bool], ...] = ()  # the user's answers, for the next "tools" step
 
 
 def format_stats(stats: ReplyStats) -> str:
@@ -56,11 +62,14 @@ def format_stats(stats: ReplyStats) -> str:
     return " · ".join(parts)
 
 
-def to_chatbot(messages: list[Message]) -> list[dict[str, str]]:
-    """The Chatbot's view of a conversation (system messages hidden, stats appended)."""
-    shown = []
+def to_chatbot(messages: list[Message], awaiting: ToolCall | None = None) -> list[dict[str, Any]]:
+    """The Chatbot's view of a conversation (system messages hidden, tool steps collapsible, stats appended)."""
+    shown: list[dict[str, Any]] = []
     for message in messages:
         if message.role == "system":
+            continue
+        if tool_steps.is_step(message):
+            shown += tool_steps.step_entries(message, awaiting.id if awaiting else None)
             continue
         content = message.content
         if message.stats is not None:
@@ -117,7 +126,7 @@ class ChatTab:
         chat = view.chat
         return (
             view,
-            to_chatbot(chat.messages),
+            to_chatbot(chat.messages, view.awaiting),
             gr.update(choices=choices, value=view.chat_id),
             note,
             chat.name,
@@ -157,12 +166,17 @@ class ChatTab:
         except AppError as exc:
             raise gr.Error(str(exc)) from exc
 
-    def add_user_message(self, text: str, view: ChatView, system_prompt: str) -> tuple:
+    def add_user_message(self, text: str, view: ChatView, system_prompt: str | None) -> tuple:
         """Append the user's message, save, and ask for a reply."""
         if not text.strip():
             return (view, gr.skip(), text)
-        chat = library.with_user_message(view.chat.model_copy(update={"system_prompt": system_prompt}), text)
-        view = self._save(replace(view, chat=chat, pending="reply"))
+        if system_prompt is None:  # the textbox of a never-opened accordion can arrive empty-handed
+            system_prompt = view.chat.system_prompt
+        chat = view.chat.model_copy(update={"system_prompt": system_prompt})
+        if view.awaiting is not None:  # the user wrote instead of approving: the call is not run
+            chat = chat.model_copy(update={"messages": chat.messages + unanswered_calls(chat.messages)})
+        chat = library.with_user_message(chat, text)
+        view = self._save(replace(view, chat=chat, pending="reply", awaiting=None))
         return (view, to_chatbot(chat.messages), "")
 
     def prepare_regenerate(self, view: ChatView) -> tuple:
@@ -199,7 +213,39 @@ class ChatTab:
             view = self._save(view)
         return (view, to_chatbot(chat.messages))
 
-    def stream_reply(self, view: ChatView, request: gr.Request) -> Iterator[tuple]:
+    def _stream_tools(self, view: ChatView, tools: list[str], cancel: Any) -> Iterator[tuple]:
+        """Run the tool loop for `view` (pending "reply" or "tools"); yields (live reply, view)."""
+        chat, settings = view.chat, self.app.settings
+        loop = ToolLoop(
+            self.app.chat,
+            chat.messages,
+            self.app.tools.select(tools),
+            self.app.sampling,
+            settings=loop_settings(settings.tools_max_steps, settings.tools_constrained, self.app.models.loaded.path),
+            system_prompt=chat.system_prompt,
+            cancel=cancel,
+            approvals=dict(view.approvals),
+        )
+        yield (live_reply(""), gr.skip())
+        current, steps, last = "", 0, 0.0
+        for delta in loop:
+            if len(loop.new_messages) != steps:
+                current, steps = "", len(loop.new_messages)
+            current += delta
+            if time.monotonic() - last >= 1 / MAX_UPDATES_PER_SECOND:
+                last = time.monotonic()
+                yield (live_reply(tool_steps.live_text(loop.new_messages, current)), gr.skip())
+        chat = chat.model_copy(update={"messages": loop.messages})
+        view = self._save(replace(view, chat=chat, pending=None, awaiting=loop.awaiting, approvals=()))
+        yield (live_reply(tool_steps.live_text(loop.new_messages, "")), view)
+
+    def answer_approval(self, view: ChatView | None, approved: bool) -> ChatView | None:
+        """The user approved or denied the waiting call: the next step runs (or declines) it."""
+        if view is None or view.awaiting is None:
+            return view
+        return replace(view, pending="tools", approvals=((view.awaiting.id, approved),), awaiting=None)
+
+    def stream_reply(self, view: ChatView, request: gr.Request, tools: list[str] | None = None) -> Iterator[tuple]:
         """Generate what `view.pending` asks for.
 
         While it streams, only the live-reply box under the Chatbot is updated (at most
@@ -216,6 +262,9 @@ class ChatTab:
         session = request.session_hash or "default"
         cancel = self.app.generations.start(session)
         try:
+            if (tools and not continuing) or view.pending == "tools":
+                yield from self._stream_tools(view, list(tools or []), cancel)
+                return
             try:
                 reply = self.app.chat.reply(
                     chat.messages,
@@ -239,8 +288,13 @@ class ChatTab:
             self.app.generations.finish(session, cancel)
 
     def show_chat(self, view: ChatView | None) -> tuple:
-        """After streaming: the Chatbot with the finished reply, the live box hidden."""
-        return (to_chatbot(view.chat.messages) if view else gr.skip()), live_reply(None)
+        """After streaming: the Chatbot with the finished reply, the live box hidden, approval asked if needed."""
+        if view is None:
+            return gr.skip(), live_reply(None), gr.update(visible=False), ""
+        awaiting = view.awaiting
+        question = tool_steps.approval_text(awaiting, self.app.tools.get(awaiting.name)) if awaiting else ""
+        chatbot = to_chatbot(view.chat.messages, awaiting)
+        return chatbot, live_reply(None), gr.update(visible=awaiting is not None), question
 
     def refresh_sidebar(self, view: ChatView | None) -> tuple:
         """The sidebar's chat list (the open chat selected) and the open chat's name."""
@@ -314,6 +368,15 @@ class ChatTab:
                 )
                 with gr.Accordion(t("chat.system_prompt"), open=False):
                     system_prompt = gr.Textbox(show_label=False, lines=4, elem_id="system-prompt")
+                with gr.Accordion(t("chat.tools"), open=False, elem_id="tools-accordion"):
+                    available = self.app.tools.enabled()
+                    tools_box = gr.CheckboxGroup(
+                        tool_steps.tool_choices(available),
+                        value=[name for name in self.app.settings.tools if self.app.tools.get(name)],
+                        label=t("chat.tools_label"),
+                        info=t("chat.tools_info"),
+                        elem_id="tools-switches",
+                    )
                 chat_list = gr.Radio(label=t("chat.saved"), choices=[], elem_id="chat-list")
                 unreadable = gr.Markdown(elem_id="unreadable-chats")
                 with gr.Accordion(t("chat.manage"), open=False):
@@ -340,6 +403,11 @@ class ChatTab:
                 live = gr.Markdown(
                     visible=False, elem_id="live-reply", container=True, latex_delimiters=LATEX_DELIMITERS
                 )
+                with gr.Column(visible=False, elem_id="tool-approval") as approval:
+                    approval_question = gr.Markdown(elem_id="tool-approval-question")
+                    with gr.Row():
+                        approve = gr.Button("Approve", variant="primary", size="sm", elem_id="approve-tool-button")
+                        deny = gr.Button("Deny", variant="stop", size="sm", elem_id="deny-tool-button")
                 with gr.Row():
                     prompt = gr.Textbox(
                         show_label=False,
@@ -360,8 +428,8 @@ class ChatTab:
         shown = [view, chatbot, chat_list, unreadable, name_box, mode, character, system_prompt]
 
         def stream_after(event: Any) -> Any:
-            streamed = event.then(self.stream_reply, [view], [live, view], show_progress="hidden")
-            shown_after = streamed.then(self.show_chat, [view], [chatbot, live])
+            streamed = event.then(self.stream_reply, [view, tools_box], [live, view], show_progress="hidden")
+            shown_after = streamed.then(self.show_chat, [view], [chatbot, live, approval, approval_question])
             shown_after.then(self.refresh_sidebar, [view], [chat_list, name_box])
             return streamed
 
@@ -374,6 +442,9 @@ class ChatTab:
             self.refresh_sidebar, [view], [chat_list, name_box]
         )
         stop.click(self.stop, None, None, queue=False)
+        for button, approved in ((approve, True), (deny, False)):
+            answered = button.click(lambda v, ok=approved: self.answer_approval(v, ok), [view], [view])
+            stream_after(answered.then(lambda: gr.update(visible=False), None, [approval]))
 
         chat_list.input(self.open_chat, [chat_list], shown)
         new_button.click(self.start_new, [mode, character], shown)
