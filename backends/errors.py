@@ -55,3 +55,15 @@ class TemplateError(InvalidRequest):
 
 class SettingsError(InvalidRequest):
     """A settings file or command-line combination is invalid."""
+
+
+class ExtensionError(InvalidRequest):
+    """An extension name is invalid, or the extension cannot be loaded (missing requirement, import error)."""
+
+
+class DocumentError(InvalidRequest):
+    """An uploaded document cannot be indexed (too large, unsupported, empty, encrypted, corrupt)."""
+
+
+class StoreCorrupt(AppError):
+    """A persistent store (e.g. the RAG vector store) is damaged; it can be rebuilt."""

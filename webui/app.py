@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from backends.errors import AppError
 from backends.loader import bundled_model_path
@@ -13,6 +14,7 @@ from webui.chat.characters import CharacterLibrary
 from webui.chat.conversation import Notebook
 from webui.chat.engine import ChatEngine
 from webui.chat.library import ChatLibrary
+from webui.extensions.manager import ExtensionManager
 from webui.model_manager import ModelManager
 from webui.presets import PresetLibrary, RememberedPresets
 from webui.settings import APP_DIR, Settings
@@ -66,6 +68,7 @@ class App:
     characters: CharacterLibrary
     presets: PresetLibrary
     remembered_presets: RememberedPresets
+    extensions: ExtensionManager
     sampling: SamplingParams = field(default_factory=SamplingParams)
     preset_name: str | None = None
     generations: ActiveGenerations = field(default_factory=ActiveGenerations)
@@ -101,14 +104,17 @@ class App:
         return True
 
 
-def build_app(settings: Settings) -> App:
-    """Build the application object (no model loaded yet)."""
+def build_app(settings: Settings, extensions_dir: Path = APP_DIR / "extensions") -> App:
+    """Build the application object (no model loaded yet); enable `settings.extensions` (errors are logged)."""
     models = ModelManager()
     data = settings.user_data_dir
+    extensions = ExtensionManager(extensions_dir, data)
+    extensions.enable_all(settings.extensions)
     return App(
         settings=settings,
         models=models,
-        chat=ChatEngine(models, settings.system_prompt),
+        chat=ChatEngine(models, settings.system_prompt, extensions),
+        extensions=extensions,
         sampling=settings.sampling,
         chats=ChatLibrary(data / "chats"),
         notebooks=JsonStore(data / "notebooks", Notebook, lambda notebook: notebook.name),

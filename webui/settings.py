@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -13,6 +14,8 @@ from backends.errors import SettingsError
 from backends.loader import LOADERS, LoadOptions
 from backends.sampling import SamplingParams
 
+#: What an extension name looks like (as webui.extensions.loader checks it).
+EXTENSION_NAME = re.compile(r"^[a-z0-9][a-z0-9_]{0,63}$")
 #: The folder the app lives in (server.py's folder).
 APP_DIR = Path(__file__).resolve().parent.parent
 
@@ -48,12 +51,26 @@ class Settings(BaseModel):
     user_data_dir: Path = Field(APP_DIR / "user_data", description="Where chats and settings are saved.")
     sampling: SamplingParams = Field(default_factory=SamplingParams, description="Default sampling parameters.")
     preset: str | None = Field(None, description="A preset from presets/ to start with (overrides sampling).")
+    extensions: list[str] = Field(
+        default_factory=list, max_length=64, description="Extensions (folders in extensions/) to enable, in order."
+    )
 
     @field_validator("loader")
     @classmethod
     def _known_loader(cls, value: str) -> str:
         if value not in LOADERS:
             raise ValueError(f"must be one of {', '.join(LOADERS)}")
+        return value
+
+    @field_validator("extensions", mode="before")
+    @classmethod
+    def _extension_names(cls, value: object) -> object:
+        if isinstance(value, str):  # "a,b" from a settings file
+            value = [item.strip() for item in value.split(",") if item.strip()]
+        if isinstance(value, list):
+            bad = [item for item in value if not isinstance(item, str) or not EXTENSION_NAME.match(item)]
+            if bad:
+                raise ValueError(f"not extension names: {bad} (folder names inside extensions/, no paths)")
         return value
 
     @field_validator("auth")
