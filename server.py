@@ -28,7 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not app.load_initial_model():
         print(f"error: {app.models.load_error}", file=sys.stderr)
 
-    from webui.ui import UI_CSS, UI_JS, build_ui  # imports gradio, which is slow: only when serving
+    from webui.ui import build_ui, page_css, page_js  # imports gradio, which is slow: only when serving
 
     demo = build_ui(app)
     demo.queue(default_concurrency_limit=None)
@@ -41,8 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         share=False,
         ssr_mode=False,
         quiet=True,
-        css=UI_CSS,
-        js=UI_JS,
+        css=page_css(app),
+        js=page_js(app),
         max_file_size="50mb",
     )
     return 0

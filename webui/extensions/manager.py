@@ -40,6 +40,7 @@ class ExtensionContext:
     name: str
     folder: Path
     data_dir: Path  # user_data/extensions/<name>/: the extension's own files (created on demand)
+    user_data_dir: Path  # the whole user-data folder (--user-data-dir)
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class ExtensionManager:
 
     def __init__(self, extensions_dir: Path, user_data_dir: Path) -> None:
         self.extensions_dir = extensions_dir
+        self.user_data_dir = user_data_dir
         self.data_dir = user_data_dir / "extensions"
         self._lock = threading.RLock()
         self._loaded: dict[str, LoadedExtension] = {}
@@ -148,7 +150,8 @@ class ExtensionManager:
         module = import_extension(self.extensions_dir, name)
         owner: Any = module
         if inspect.isclass(getattr(module, "Extension", None)):
-            context = ExtensionContext(name, (self.extensions_dir / name).resolve(), self.data_dir / name)
+            folder = (self.extensions_dir / name).resolve()
+            context = ExtensionContext(name, folder, self.data_dir / name, self.user_data_dir)
             try:
                 owner = module.Extension(context)
             except Exception as exc:

@@ -6,6 +6,7 @@ import gradio as gr
 
 from webui.app import App
 from webui.ui.chat_tab import ChatTab
+from webui.ui.extensions_tab import ExtensionsTab
 from webui.ui.notebook_tab import NotebookTab
 from webui.ui.parameters_tab import ParametersTab
 
@@ -35,6 +36,19 @@ UI_CSS = """
 """
 
 
+def page_css(app: App) -> str:
+    """The page's CSS: Jielong's own, then the enabled extensions' `custom_css`."""
+    return UI_CSS + "\n" + app.extensions.custom_css()
+
+
+def page_js(app: App) -> str:
+    """The page-load JavaScript: Jielong's own function, then the enabled extensions' `custom_js`."""
+    extra = app.extensions.custom_js()
+    if not extra:
+        return UI_JS
+    return f"() => {{\n  ({UI_JS.strip()})();\n{extra}\n}}"
+
+
 def model_status(app: App) -> str:
     """A one-line Markdown description of the loaded model, or why there is none."""
     if app.models.is_loaded:
@@ -56,8 +70,11 @@ def build_ui(app: App) -> gr.Blocks:
                 notebook = NotebookTab(app).build()
             with gr.Tab("Parameters", id="parameters"):
                 parameters = ParametersTab(app).build()
+            with gr.Tab("Extensions", id="extensions"):
+                extensions = ExtensionsTab(app, chat.extension_groups).build()
         demo.load(lambda: model_status(app), outputs=status)
         chat.on_page_load(demo)
         notebook.on_page_load(demo)
         parameters.on_page_load(demo)
+        extensions.on_page_load(demo)
     return demo

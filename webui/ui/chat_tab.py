@@ -16,6 +16,7 @@ from webui.app import App
 from webui.chat import library
 from webui.chat.conversation import Message, ReplyStats, SavedChat
 from webui.storage import clean_name
+from webui.ui.extensions_tab import render_extension_blocks
 from webui.ui.streaming import coalesced
 
 STATS_MARKER = "\n\n<sub class='reply-stats'>"
@@ -222,6 +223,7 @@ class ChatTab:
                     cancel,
                     system_prompt=chat.system_prompt,
                     continue_last=continuing,
+                    state={"chat_id": view.chat_id, "mode": chat.mode, "name2": chat.character or "Assistant"},
                 )
             except AppError as exc:
                 raise gr.Error(str(exc)) from exc
@@ -230,6 +232,8 @@ class ChatTab:
             for text in coalesced(reply.prefix, reply):
                 yield (live_reply(text), gr.skip())
             chat = library.with_reply(chat, reply.message(), replaces_last=continuing)
+            for error in reply.extension_errors:
+                gr.Warning(error)
             view = self._save(replace(view, chat=chat, pending=None))
             yield (live_reply(text), view)
         except AppError as exc:
@@ -294,6 +298,7 @@ class ChatTab:
     def build(self) -> ChatTab:
         """Lay out the tab and wire its events."""
         characters = self.app.characters.names()
+        view = gr.State(None)
         with gr.Row():
             with gr.Column(scale=1, min_width=240, elem_id="chat-sidebar"):
                 new_button = gr.Button("+ New chat", elem_id="new-chat-button")
@@ -354,8 +359,8 @@ class ChatTab:
                     regenerate = gr.Button("Regenerate", elem_id="regenerate-button")
                     continue_button = gr.Button("Continue", elem_id="continue-button")
                     remove = gr.Button("Remove last", elem_id="remove-last-button")
+                self.extension_groups = render_extension_blocks(self.app, view)
 
-        view = gr.State(None)
         shown = [view, chatbot, chat_list, unreadable, name_box, mode, character, system_prompt]
 
         def stream_after(event: Any) -> Any:
