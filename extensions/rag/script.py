@@ -84,10 +84,9 @@ class Extension:
                 upload = gr.File(
                     label="Add documents: .txt .md .pdf .html .docx, up to 50 MB each",
                     file_count="multiple",
-                    file_types=[".txt", ".md", ".pdf", ".html", ".htm", ".docx"],
                     type="filepath",
                     elem_id="rag-upload",
-                    height=110,
+                    height=140,
                 )
                 target = gr.Radio([ALL_CHATS, THIS_CHAT], value=ALL_CHATS, label="Add to", elem_id="rag-target")
             status = gr.Markdown(self._status(), elem_id="rag-status")
@@ -98,9 +97,9 @@ class Extension:
                 rebuild = gr.Button("Rebuild index", size="sm", elem_id="rag-rebuild", scale=1)
 
         def refresh(view: Any) -> tuple:
-            return (*self._listing(ctx.chat_id(view)), self._status())
+            return self._listing(ctx.chat_id(view))
 
-        outputs = [listing, chosen, status]
+        outputs = [listing, chosen]
         upload.upload(
             lambda files, where, view: self._upload(files, where, ctx.chat_id(view)),
             [upload, target, ctx.chat_state],

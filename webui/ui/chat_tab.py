@@ -39,6 +39,10 @@ class ChatView:
     chat_id: str | None = None
     pending: Pending = None  # what the next streaming step should generate
 
+    def __hash__(self) -> int:
+        """Gradio hashes a gr.State to fire its .change listeners (used by extension blocks)."""
+        return hash((self.chat_id, self.pending, self.chat.updated, len(self.chat.messages)))
+
 
 def format_stats(stats: ReplyStats) -> str:
     """The line shown under a finished reply."""
