@@ -349,3 +349,25 @@ def test_the_bundled_example_extension_loads(tmp_path: Path) -> None:
     assert "example" in manager.available()
     manager.enable("example")
     assert manager.errors() == {}
+
+
+def test_completion_requests_get_input_modifier_and_logits_processors(ext_dir: Path, tmp_path: Path) -> None:
+    write_extension(ext_dir, "proc", "def logits_processor(ids, logits):\n    return logits\n")
+    manager = ExtensionManager(ext_dir, tmp_path / "user_data")
+    assert manager.completion_request("Once", GREEDY).prompt == "Once"
+    manager.enable_all(["alpha", "proc"])
+    request = manager.completion_request("Once", GREEDY)
+    assert request.prompt == "Once+alpha" and len(request.logits_processors) == 1
+
+
+def test_extensions_tab_lists_errors_by_name(ext_dir: Path, tmp_path: Path) -> None:
+    from webui.app import build_app
+    from webui.settings import Settings
+    from webui.ui.extensions_tab import extension_status
+
+    write_extension(ext_dir, "broken", "import surely_missing_pkg\n")
+    app = build_app(Settings(user_data_dir=tmp_path / "user_data", extensions=["alpha", "broken"]), ext_dir)
+    assert app.extensions.enabled == ["alpha"]
+    status = extension_status(app)
+    assert "**Enabled, in calling order:** alpha" in status
+    assert "⚠️ **broken**" in status and "No module named 'surely_missing_pkg'" in status

@@ -1,8 +1,9 @@
 """The enabled extensions and the calling of their hooks (see `webui.extensions.hooks`).
 
-`ExtensionManager` is held by the `App`. The chat engine calls it for every reply, so
-the UI and the API get the same hooks; other callers (a notebook, a completion route)
-use `modify_input`/`modify_output`/`logits_processors` directly.
+`ExtensionManager` is held by the `App`. The chat engine (`ChatEngine.reply`) calls it
+for every reply, so the UI and the API get the same hooks. Raw completions (the notebook,
+a completions route) build their request with `completion_request` (input_modifier +
+logits processors) and may pass the finished text through `modify_output`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from backends.base import GenerationRequest
 from backends.errors import ExtensionError
+from backends.sampling import SamplingParams
 from webui.extensions.hooks import HOOKS_BY_NAME, RESERVED_PARAMS
 from webui.extensions.loader import available_extensions, check_name, import_extension
 from webui.storage import atomic_write_text
@@ -364,6 +367,16 @@ class ExtensionManager:
             _GuardedProcessor(self, extension, func, errors)
             for extension, func in self._implementations("logits_processor")
         )
+
+    def completion_request(
+        self, prompt: str, params: SamplingParams, state: dict[str, Any] | None = None, errors: list | None = None
+    ) -> GenerationRequest:
+        """A raw-completion request (notebook, a completions API) with `input_modifier` and logits processors."""
+        if not self.enabled:
+            return GenerationRequest(prompt=prompt, params=params)
+        hook_state = {**params.model_dump(), "mode": "notebook", **(state or {})}
+        text = self.modify_input(prompt, hook_state, is_chat=False, errors=errors)
+        return GenerationRequest(prompt=text, params=params, logits_processors=self.logits_processors(errors))
 
     def tools(self) -> list[Any]:
         """Every enabled extension's `register_tools()` results, in order."""
