@@ -60,6 +60,6 @@ def test_upload_ask_and_open_the_cited_passage(server: RunningServer, page, tmp_
     enabled = page.locator("#extensions-enabled")
     assert enabled.get_by_label("rag").is_checked() and enabled.get_by_label("example").is_checked()
     enabled.get_by_label("example").uncheck()  # switched off at run time: its block on the Chat tab goes away
-    page.locator("#extension-example").wait_for(state="hidden")
+    page.locator("#example-extension-note").wait_for(state="hidden")
     page.locator("#extensions-status", has_text="calling order: rag").wait_for()
     assert not enabled.get_by_label("example").is_checked()
