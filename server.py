@@ -29,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {app.models.load_error}", file=sys.stderr)
 
     from webui.i18n import build_i18n
-    from webui.ui import UI_CSS, UI_JS, build_ui  # imports gradio, which is slow: only when serving
+    from webui.ui import build_ui, page_css, page_js  # imports gradio, which is slow: only when serving
 
     demo = build_ui(app)
     demo.queue(default_concurrency_limit=None)
@@ -42,8 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         share=False,
         ssr_mode=False,
         quiet=True,
-        css=UI_CSS,
-        js=UI_JS,
+        css=page_css(app),
+        js=page_js(app),
         max_file_size="50mb",
         i18n=build_i18n(),
     )

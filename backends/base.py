@@ -10,10 +10,10 @@ from __future__ import annotations
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from backends.errors import NotSupported
 from backends.sampling import SamplingParams
@@ -83,12 +83,25 @@ class GenerationChunk:
     timings: Timings | None = None
 
 
+#: (prompt + generated token ids, float32 logits over the vocabulary) -> logits of the same shape.
+LogitsProcessor = Callable[[Sequence[int], Any], Any]
+
+
+def run_logits_processors(processors: Sequence[LogitsProcessor], token_ids: Sequence[int], logits: Any) -> Any:
+    """Apply `processors` in order to a numpy float32 logits array; return the result."""
+    for processor in processors:
+        logits = processor(token_ids, logits)
+    return logits
+
+
 @dataclass(frozen=True)
 class GenerationRequest:
     """One generation: a prompt (text or token ids) and how to sample."""
 
     prompt: str | Sequence[int]
     params: SamplingParams = field(default_factory=SamplingParams)
+    #: Run in order on the raw logits before every sampled token (extension `logits_processor` hooks).
+    logits_processors: tuple[LogitsProcessor, ...] = ()
 
 
 class Backend(ABC):

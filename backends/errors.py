@@ -113,3 +113,15 @@ class RemoteTimeout(RemoteError):
 
 class RemoteAuthError(RemoteError):
     """A remote inference server refused Jielong's API key (its 401/403, not the client's)."""
+
+
+class ExtensionError(InvalidRequest):
+    """An extension name is invalid, or the extension cannot be loaded (missing requirement, import error)."""
+
+
+class DocumentError(InvalidRequest):
+    """An uploaded document cannot be indexed (too large, unsupported, empty, encrypted, corrupt)."""
+
+
+class StoreCorrupt(AppError):
+    """A persistent store (e.g. the RAG vector store) is damaged; it can be rebuilt."""

@@ -23,8 +23,10 @@ from backends.base import (
     FinishReason,
     GenerationChunk,
     GenerationRequest,
+    LogitsProcessor,
     common_prefix_length,
     final_chunk,
+    run_logits_processors,
 )
 from backends.errors import ContextLengthExceeded, ModelLoadError
 from backends.gguf_info import GGUFInfo, read_gguf_info
@@ -166,12 +168,17 @@ class LlamaCppBackend(Backend):
         max_new = min(params.max_new_tokens, n_ctx - len(prompt_ids))
         sampler = build_chain(llama._model.vocab, llama.n_vocab(), n_ctx, params, prompt_ids, self._eog_ids)
         try:
-            yield from self._decode(prompt_ids, max_new, sampler, cancel)
+            yield from self._decode(prompt_ids, max_new, sampler, cancel, request.logits_processors)
         finally:
             sampler.close()
 
     def _decode(
-        self, prompt_ids: list[int], max_new: int, sampler: SamplerChain, cancel: threading.Event
+        self,
+        prompt_ids: list[int],
+        max_new: int,
+        sampler: SamplerChain,
+        cancel: threading.Event,
+        processors: Sequence[LogitsProcessor] = (),
     ) -> Iterator[GenerationChunk]:
         llama = self.llama
         started = time.perf_counter()
@@ -189,11 +196,15 @@ class LlamaCppBackend(Backend):
         pieces, eog_ids, ctx = self._pieces, self._eog_ids, llama._ctx.ctx
         generated = 0
         finish = FinishReason.LENGTH
+        history = list(prompt_ids)
         while generated < max_new:
             if cancel.is_set():
                 finish = FinishReason.CANCELLED
                 break
+            if processors:
+                self._process_logits(ctx, processors, history)
             token = sampler.sample(ctx)
+            history.append(token)
             if token in eog_ids:
                 finish = FinishReason.STOP
                 break
@@ -205,6 +216,15 @@ class LlamaCppBackend(Backend):
         if tail:
             yield GenerationChunk(tail)
         yield final_chunk(finish, len(prompt_ids), cached, started, prompt_done, generated)
+
+    def _process_logits(self, ctx: object, processors: Sequence[LogitsProcessor], history: list[int]) -> None:
+        """Run `processors` on the last position's logits, in place (the sampler chain reads them next)."""
+        import llama_cpp
+        import numpy as np
+
+        n_vocab = self.llama.n_vocab()
+        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx, -1), shape=(n_vocab,))
+        logits[:] = run_logits_processors(processors, history, logits.copy())
 
     def unload(self) -> None:
         """Free the model and its context."""

@@ -21,6 +21,7 @@ from backends.base import (
     FinishReason,
     GenerationChunk,
     GenerationRequest,
+    LogitsProcessor,
     common_prefix_length,
     final_chunk,
 )
@@ -219,7 +220,7 @@ class TransformersBackend(Backend):
         if not prompt_ids or len(prompt_ids) >= n_ctx:
             raise ContextLengthExceeded(f"the prompt has {len(prompt_ids)} tokens; the context window holds {n_ctx}")
         max_new = min(request.params.max_new_tokens, n_ctx - len(prompt_ids))
-        yield from self._decode(prompt_ids, request.params, max_new, cancel)
+        yield from self._decode(prompt_ids, request.params, max_new, cancel, request.logits_processors)
 
     def _forward(self, ids: list[int]) -> Any:
         import torch
@@ -231,7 +232,12 @@ class TransformersBackend(Backend):
         return output.logits[0, -1].float()
 
     def _decode(
-        self, prompt_ids: list[int], params: SamplingParams, max_new: int, cancel: threading.Event
+        self,
+        prompt_ids: list[int],
+        params: SamplingParams,
+        max_new: int,
+        cancel: threading.Event,
+        processors: Sequence[LogitsProcessor] = (),
     ) -> Iterator[GenerationChunk]:
         import torch
 
@@ -248,7 +254,7 @@ class TransformersBackend(Backend):
                     return
                 logits = self._forward(remaining[offset : offset + self.config.n_batch])
             prompt_done = time.perf_counter()
-            pipeline = SamplingPipeline(params, self._eog_ids, prompt_ids, self._constraint(params, logits))
+            pipeline = SamplingPipeline(params, self._eog_ids, prompt_ids, self._constraint(params, logits), processors)
             detok = _IncrementalDecoder(self.tokenizer)
             generated, finish = 0, FinishReason.LENGTH
             while generated < max_new:

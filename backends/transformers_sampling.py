@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 import torch
 
 from backends import samplers
+from backends.base import LogitsProcessor, run_logits_processors
 from backends.sampling import SamplingParams
 from backends.transformers_grammar import GrammarConstraint
 
@@ -21,8 +22,10 @@ class SamplingPipeline:
         eog_ids: Iterable[int],
         prompt_ids: Sequence[int],
         constraint: GrammarConstraint | None = None,
+        processors: Sequence[LogitsProcessor] = (),
     ) -> None:
         self.params = params
+        self.processors = tuple(processors)
         self.constraint = constraint
         self.history = list(prompt_ids)
         self.bias = dict(params.logit_bias)
@@ -37,7 +40,11 @@ class SamplingPipeline:
     def next_token(self, logits: torch.Tensor) -> int:
         """Apply the stages to `logits` and pick a token; it joins the history."""
         p = self.params
-        logits = samplers.add_logit_bias(logits.cpu(), self.bias)
+        logits = logits.cpu()
+        if self.processors:
+            processed = run_logits_processors(self.processors, self.history, logits.float().numpy().copy())
+            logits = torch.from_numpy(processed).to(logits.dtype)
+        logits = samplers.add_logit_bias(logits, self.bias)
         if self.constraint is not None:
             logits = self.constraint.mask(logits)
         window = self.history[-p.repetition_penalty_range :] if p.repetition_penalty_range else self.history

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from backends.errors import AppError
 from backends.sampling import SamplingParams
@@ -12,6 +13,7 @@ from webui.chat.characters import CharacterLibrary
 from webui.chat.conversation import Notebook
 from webui.chat.engine import ChatEngine
 from webui.chat.library import ChatLibrary
+from webui.extensions.manager import ExtensionManager
 from webui.model_manager import LoadedModel, ModelManager
 from webui.models.catalog import ModelCatalog
 from webui.models.loading import LoadPlan, plan_for_entry, plan_initial
@@ -71,6 +73,7 @@ class App:
     remembered_presets: RememberedPresets
     catalog: ModelCatalog
     model_settings: ModelSettingsStore
+    extensions: ExtensionManager
     sampling: SamplingParams = field(default_factory=SamplingParams)
     preset_name: str | None = None
     generations: ActiveGenerations = field(default_factory=ActiveGenerations)
@@ -132,18 +135,22 @@ class App:
         return True
 
 
-def build_app(settings: Settings) -> App:
-    """Build the application object (no model loaded yet)."""
+def build_app(settings: Settings, extensions_dir: Path = APP_DIR / "extensions") -> App:
+    """Build the application object (no model loaded yet); enable `settings.extensions` (errors are logged)."""
     models = ModelManager()
     data = settings.user_data_dir
     tools = ToolRegistry()
     for folder in [APP_DIR / "extensions" / "tools", *settings.tool_folders]:
         tools.discover(folder)
+    extensions = ExtensionManager(extensions_dir, data)
+    extensions.enable_all(settings.extensions)
+    tools.register_many(extensions.tools(), "extensions")  # the register_tools hook
     return App(
         tools=tools,
         settings=settings,
         models=models,
-        chat=ChatEngine(models, settings.system_prompt),
+        chat=ChatEngine(models, settings.system_prompt, extensions),
+        extensions=extensions,
         sampling=settings.sampling,
         chats=ChatLibrary(data / "chats"),
         notebooks=JsonStore(data / "notebooks", Notebook, lambda notebook: notebook.name),

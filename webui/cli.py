@@ -56,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--chat-template", help="Use a named template (chatml, llama3, mistral, alpaca, gemma).")
     model.add_argument("--system-prompt", help="System prompt for new chats.")
     model.add_argument("--preset", help="Sampling preset from presets/ (e.g. Deterministic).")
+    model.add_argument(
+        "--extensions",
+        type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
+        help="Extensions to enable, comma-separated folder names in extensions/ (e.g. example,rag).",
+    )
     server = parser.add_argument_group("server")
     server.add_argument("--host", help="Address to listen on (default 127.0.0.1).")
     server.add_argument("--listen", action="store_true", help="Listen on all addresses (0.0.0.0); needs --auth.")

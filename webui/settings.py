@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -14,6 +15,8 @@ from backends.loader import LOADERS, LoadOptions
 from backends.remote_config import MAX_RETRIES, RemoteConfig, validate_remote_url
 from backends.sampling import SamplingParams
 
+#: What an extension name looks like (as webui.extensions.loader checks it).
+EXTENSION_NAME = re.compile(r"^[a-z0-9][a-z0-9_]{0,63}$")
 #: The folder the app lives in (server.py's folder).
 APP_DIR = Path(__file__).resolve().parent.parent
 
@@ -64,6 +67,9 @@ class Settings(BaseModel):
     tools_constrained: Literal["auto", "on", "off"] = Field(
         "auto", description="Grammar-constrained tool calls (llama.cpp, transformers); auto: on for small models."
     )
+    extensions: list[str] = Field(
+        default_factory=list, max_length=64, description="Extensions (folders in extensions/) to enable, in order."
+    )
 
     @field_validator("loader")
     @classmethod
@@ -110,6 +116,17 @@ class Settings(BaseModel):
             max_retries=self.remote_max_retries,
             context_length=self.n_ctx or 4096,
         )
+
+    @field_validator("extensions", mode="before")
+    @classmethod
+    def _extension_names(cls, value: object) -> object:
+        if isinstance(value, str):  # "a,b" from a settings file
+            value = [item.strip() for item in value.split(",") if item.strip()]
+        if isinstance(value, list):
+            bad = [item for item in value if not isinstance(item, str) or not EXTENSION_NAME.match(item)]
+            if bad:
+                raise ValueError(f"not extension names: {bad} (folder names inside extensions/, no paths)")
+        return value
 
     @field_validator("auth")
     @classmethod

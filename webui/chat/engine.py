@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+from pydantic import ValidationError
+
 from backends.base import GenerationRequest
-from backends.sampling import SamplingParams
+from backends.errors import ContextLengthExceeded, InvalidRequest
+from backends.sampling import ALL_FIELDS, SamplingParams
 from webui.chat.conversation import Message, ReplyStats
 from webui.chat.prompt import Prompt, TemplateInputs, build_prompt, reply_reserve
+from webui.extensions.manager import ExtensionManager
 from webui.generation import Completion, GenerationStream
 from webui.model_manager import ModelManager
 
@@ -17,10 +21,21 @@ from webui.model_manager import ModelManager
 class ChatReply:
     """A streamed reply. Iterate for text deltas; then `message()` is the finished turn."""
 
-    def __init__(self, stream: GenerationStream, prompt: Prompt, prefix: str = "") -> None:
+    def __init__(
+        self,
+        stream: GenerationStream,
+        prompt: Prompt,
+        prefix: str = "",
+        finish: Callable[[str], str] | None = None,
+        extension_errors: list[str] | None = None,
+    ) -> None:
         self.stream = stream
         self.prompt = prompt
-        self.prefix = prefix  # the text of the reply being continued, if any
+        self.prefix = prefix  # the text of the reply being continued (or the bot prefix), if any
+        self._finish = finish  # the extensions' output_modifier chain
+        self._final_text: str | None = None
+        #: Extension hook failures during this reply (each hook was skipped; the reply went on).
+        self.extension_errors = extension_errors if extension_errors is not None else []
 
     @property
     def cancel(self) -> threading.Event:
@@ -51,15 +66,21 @@ class ChatReply:
             truncated_messages=self.prompt.dropped_messages,
             ignored_fields=list(completion.ignored_fields),
         )
-        return Message(role="assistant", content=self.prefix + completion.text, stats=stats)
+        if self._final_text is None:
+            text = self.prefix + completion.text
+            self._final_text = self._finish(text) if self._finish is not None else text
+        return Message(role="assistant", content=self._final_text, stats=stats)
 
 
 class ChatEngine:
     """Builds prompts with the loaded model's template and streams replies."""
 
-    def __init__(self, models: ModelManager, system_prompt: str = "") -> None:
+    def __init__(
+        self, models: ModelManager, system_prompt: str = "", extensions: ExtensionManager | None = None
+    ) -> None:
         self.models = models
         self.system_prompt = system_prompt
+        self.extensions = extensions
 
     def build_prompt(
         self,
@@ -107,9 +128,79 @@ class ChatEngine:
         *,
         system_prompt: str | None = None,
         continue_last: bool = False,
+        state: dict[str, Any] | None = None,
     ) -> ChatReply:
-        """Start the assistant's reply to `messages`, or extend the last one (`continue_last`)."""
-        prompt = self.build_prompt(messages, params, system_prompt=system_prompt, continue_last=continue_last)
-        request = GenerationRequest(prompt=prompt.token_ids, params=params)
-        prefix = messages[-1].content if continue_last else ""
-        return ChatReply(self.models.stream(request, cancel), prompt, prefix)
+        """Start the assistant's reply to `messages`, or extend the last one (`continue_last`).
+
+        The enabled extensions' hooks run here, for the UI and the API alike: state, chat input,
+        input, history, custom prompt, bot prefix, logits processors, and (in `ChatReply.message`)
+        output. `state` adds keys to the hooks' state dict (e.g. `chat_id`, `mode`).
+        """
+        ext = self.extensions
+        if ext is None or not ext.enabled:
+            prompt = self.build_prompt(messages, params, system_prompt=system_prompt, continue_last=continue_last)
+            request = GenerationRequest(prompt=prompt.token_ids, params=params)
+            prefix = messages[-1].content if continue_last else ""
+            return ChatReply(self.models.stream(request, cancel), prompt, prefix)
+        errors: list[str] = []
+        system = self.system_prompt if system_prompt is None else system_prompt
+        hook_state = ext.modify_state(reply_state(params, system, state), errors)
+        params = params_from_state(params, hook_state)
+        messages = list(messages)
+        user_input = ""
+        if messages and messages[-1].role == "user" and not continue_last:
+            user_input = messages[-1].content
+            text, _ = ext.modify_chat_input(user_input, user_input, hook_state, errors)
+            text = ext.modify_input(text, hook_state, is_chat=True, errors=errors)
+            messages[-1] = messages[-1].model_copy(update={"content": text})
+        history = ext.modify_history([m.as_template_input() for m in messages], errors)
+        try:
+            messages = [Message(role=m["role"], content=m["content"]) for m in history]
+        except ValidationError as exc:
+            raise InvalidRequest(f"an extension's history_modifier returned an invalid history: {exc}") from exc
+        custom = ext.custom_prompt(user_input, hook_state, history, errors) if not continue_last else None
+        if custom is not None:
+            prompt = self._custom_prompt(custom, params)
+        else:
+            prompt = self.build_prompt(messages, params, system_prompt=system_prompt, continue_last=continue_last)
+        prefix = messages[-1].content if continue_last else ext.bot_prefix(hook_state, errors)
+        token_ids = list(prompt.token_ids)
+        if prefix and not continue_last:
+            token_ids += self.models.loaded.backend.tokenize(prefix, add_bos=False, special=False)
+        request = GenerationRequest(prompt=token_ids, params=params, logits_processors=ext.logits_processors(errors))
+
+        def finish(text: str) -> str:
+            return ext.modify_output(text, hook_state, is_chat=True, errors=errors)
+
+        return ChatReply(self.models.stream(request, cancel), prompt, prefix, finish, errors)
+
+    def _custom_prompt(self, text: str, params: SamplingParams) -> Prompt:
+        backend = self.models.loaded.backend
+        caps = backend.capabilities
+        ids = backend.tokenize(text, add_bos=caps.add_bos and not (caps.bos_token and text.startswith(caps.bos_token)))
+        reserve = reply_reserve(caps.context_length, params.max_new_tokens)
+        if len(ids) > caps.context_length - reserve:
+            raise ContextLengthExceeded(
+                f"the extension's custom prompt has {len(ids)} tokens; {caps.context_length - reserve} fit"
+            )
+        return Prompt(text=text, token_ids=ids, dropped_messages=0)
+
+
+def reply_state(params: SamplingParams, system_prompt: str, extra: dict[str, Any] | None) -> dict[str, Any]:
+    """The `state` dict extension hooks receive: the sampling fields plus what the caller adds."""
+    state: dict[str, Any] = params.model_dump()
+    state.update(mode="instruct", system_prompt=system_prompt, name1="You", name2="Assistant", chat_id=None)
+    state.update(extra or {})
+    return state
+
+
+def params_from_state(params: SamplingParams, state: dict[str, Any]) -> SamplingParams:
+    """`params` with the sampling fields a `state_modifier` changed; `InvalidRequest` if they are invalid."""
+    current = params.model_dump()
+    changed = {key: state[key] for key in ALL_FIELDS if key in state and state[key] != current[key]}
+    if not changed:
+        return params
+    try:
+        return SamplingParams.model_validate({**params.model_dump(include=params.model_fields_set), **changed})
+    except ValidationError as exc:
+        raise InvalidRequest(f"an extension set invalid sampling parameters: {exc}") from exc

@@ -8,6 +8,7 @@ STRINGS: dict[str, str] = {
     "tab.notebook": "Notebook",
     "tab.parameters": "Parameters",
     "tab.models": "Models",
+    "tab.extensions": "Extensions",
     "tab.learn": "Learn",
     # chat tab
     "chat.new": "+ New chat",

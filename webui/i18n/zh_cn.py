@@ -8,6 +8,7 @@ STRINGS: dict[str, str] = {
     "tab.notebook": "笔记本",
     "tab.parameters": "参数",
     "tab.models": "模型",
+    "tab.extensions": "扩展",
     "tab.learn": "学习",
     # chat tab
     "chat.new": "+ 新对话",

@@ -8,6 +8,7 @@ from backends.remote import RemoteBackend
 from webui.app import App
 from webui.i18n import t
 from webui.ui.chat_tab import ChatTab
+from webui.ui.extensions_tab import ExtensionsTab
 from webui.ui.learn_tab import LEARN_CSS, LearnTab
 from webui.ui.models_tab import ModelsTab
 from webui.ui.notebook_tab import NotebookTab
@@ -40,6 +41,19 @@ UI_CSS = (
 """
     + LEARN_CSS
 )
+
+
+def page_css(app: App) -> str:
+    """The page's CSS: Jielong's own, then the enabled extensions' `custom_css`."""
+    return UI_CSS + "\n" + app.extensions.custom_css()
+
+
+def page_js(app: App) -> str:
+    """The page-load JavaScript: Jielong's own function, then the enabled extensions' `custom_js`."""
+    extra = app.extensions.custom_js()
+    if not extra:
+        return UI_JS
+    return f"() => {{\n  ({UI_JS.strip()})();\n{extra}\n}}"
 
 
 def model_status(app: App) -> str:
@@ -79,9 +93,12 @@ def build_ui(app: App) -> gr.Blocks:
                 models = ModelsTab(app, status, lambda: model_status(app)).build()
             with gr.Tab(t("tab.learn"), id="learn"):
                 LearnTab(app).build()
+            with gr.Tab(t("tab.extensions"), id="extensions"):
+                extensions = ExtensionsTab(app, chat.extension_groups).build()
         demo.load(lambda: model_status(app), outputs=status)
         chat.on_page_load(demo)
         notebook.on_page_load(demo)
         parameters.on_page_load(demo)
         models.on_page_load(demo)
+        extensions.on_page_load(demo)
     return demo

@@ -21,6 +21,7 @@ from webui.i18n import t
 from webui.storage import clean_name
 from webui.tools.policy import loop_settings
 from webui.ui import tool_steps
+from webui.ui.extensions_tab import render_extension_blocks
 from webui.ui.streaming import MAX_UPDATES_PER_SECOND, coalesced
 
 STATS_MARKER = "\n\n<sub class='reply-stats'>"
@@ -44,6 +45,10 @@ class ChatView:
     pending: Pending = None  # what the next streaming step should generate
     awaiting: ToolCall | None = None  # a side-effecting call waiting for the user's approval
     approvals: tuple[tuple[str, bool], ...] = ()  # the user's answers, for the next "tools" step
+
+    def __hash__(self) -> int:
+        """Gradio hashes a gr.State to fire its .change listeners (used by extension blocks)."""
+        return hash((self.chat_id, self.pending, self.chat.updated, len(self.chat.messages)))
 
 
 def format_stats(stats: ReplyStats) -> str:
@@ -272,6 +277,7 @@ class ChatTab:
                     cancel,
                     system_prompt=chat.system_prompt,
                     continue_last=continuing,
+                    state={"chat_id": view.chat_id, "mode": chat.mode, "name2": chat.character or "Assistant"},
                 )
             except AppError as exc:
                 raise gr.Error(str(exc)) from exc
@@ -280,6 +286,8 @@ class ChatTab:
             for text in coalesced(reply.prefix, reply):
                 yield (live_reply(text), gr.skip())
             chat = library.with_reply(chat, reply.message(), replaces_last=continuing)
+            for error in reply.extension_errors:
+                gr.Warning(error)
             view = self._save(replace(view, chat=chat, pending=None))
             yield (live_reply(text), view)
         except AppError as exc:
@@ -349,6 +357,7 @@ class ChatTab:
     def build(self) -> ChatTab:
         """Lay out the tab and wire its events."""
         characters = self.app.characters.names()
+        view = gr.State(None)
         with gr.Row():
             with gr.Column(scale=1, min_width=240, elem_id="chat-sidebar"):
                 new_button = gr.Button(t("chat.new"), elem_id="new-chat-button")
@@ -423,8 +432,8 @@ class ChatTab:
                     regenerate = gr.Button(t("chat.regenerate"), elem_id="regenerate-button")
                     continue_button = gr.Button(t("chat.continue"), elem_id="continue-button")
                     remove = gr.Button(t("chat.remove_last"), elem_id="remove-last-button")
+                self.extension_groups = render_extension_blocks(self.app, view)
 
-        view = gr.State(None)
         shown = [view, chatbot, chat_list, unreadable, name_box, mode, character, system_prompt]
 
         def stream_after(event: Any) -> Any:

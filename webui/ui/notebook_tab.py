@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from backends.base import GenerationRequest
 from backends.errors import AppError
 from webui.app import App
 from webui.chat.conversation import Notebook
@@ -76,7 +75,7 @@ class NotebookTab:
         cancel = self.app.generations.start(session)
         try:
             try:
-                stream = self.app.models.stream(GenerationRequest(prompt=text, params=self.app.sampling), cancel)
+                stream = self.app.models.stream(self.app.extensions.completion_request(text, self.app.sampling), cancel)
             except AppError as exc:
                 raise gr.Error(str(exc)) from exc
             shown = text

@@ -1,0 +1,1 @@
+"""Extensions: hooks declared in `hooks`, loaded by `loader`, called by `manager.ExtensionManager`."""
