@@ -12,6 +12,7 @@ from webui.chat.characters import CharacterLibrary
 from webui.chat.conversation import Notebook
 from webui.chat.engine import ChatEngine
 from webui.chat.library import ChatLibrary
+from webui.downloads import DownloadManager
 from webui.model_manager import LoadedModel, ModelManager
 from webui.models.catalog import ModelCatalog
 from webui.models.loading import LoadPlan, plan_for_entry, plan_initial
@@ -70,6 +71,7 @@ class App:
     remembered_presets: RememberedPresets
     catalog: ModelCatalog
     model_settings: ModelSettingsStore
+    downloads: DownloadManager  # models from the hub into models_dir (endpoint: HF_ENDPOINT)
     sampling: SamplingParams = field(default_factory=SamplingParams)
     preset_name: str | None = None
     generations: ActiveGenerations = field(default_factory=ActiveGenerations)
@@ -146,4 +148,5 @@ def build_app(settings: Settings) -> App:
         remembered_presets=RememberedPresets(data / "model_presets.yaml"),
         catalog=ModelCatalog(settings.models_dir),
         model_settings=ModelSettingsStore(settings.models_dir / SETTINGS_FILE),
+        downloads=DownloadManager(settings.models_dir),
     )

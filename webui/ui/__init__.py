@@ -8,6 +8,7 @@ from backends.remote import RemoteBackend
 from webui.app import App
 from webui.i18n import t
 from webui.ui.chat_tab import ChatTab
+from webui.ui.download_section import DownloadSection
 from webui.ui.learn_tab import LEARN_CSS, LearnTab
 from webui.ui.models_tab import ModelsTab
 from webui.ui.notebook_tab import NotebookTab
@@ -76,7 +77,8 @@ def build_ui(app: App) -> gr.Blocks:
             with gr.Tab(t("tab.parameters"), id="parameters"):
                 parameters = ParametersTab(app).build()
             with gr.Tab(t("tab.models"), id="models"):
-                models = ModelsTab(app, status, lambda: model_status(app)).build()
+                downloads = DownloadSection(app.downloads).build
+                models = ModelsTab(app, status, lambda: model_status(app), [downloads]).build()
             with gr.Tab(t("tab.learn"), id="learn"):
                 LearnTab(app).build()
         demo.load(lambda: model_status(app), outputs=status)
