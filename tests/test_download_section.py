@@ -107,6 +107,24 @@ def test_list_download_then_already_present(section: DownloadSection) -> None:
     assert "already" in message
 
 
+def test_cancel_stops_a_running_download_and_keeps_it_resumable(section: DownloadSection, hub: HubStandin) -> None:
+    blob = np.random.default_rng(3).bytes(24 * 1024 * 1024)
+    hub.add_repo("org/big", {"big.Q4_0.gguf": make_file("big.Q4_0.gguf", blob)})
+    hub.throttle_bps = 8_000_000
+    _, choices, listed = section.list_files("org/big", "")
+    _, job_choice, _, _ = section.download("org/big", "", choices["value"], listed)
+    job_id = job_choice["value"]
+    assert job_id == section.manager.jobs()[0].job_id  # the new job is selected for Cancel
+    *_, message = section.cancel(job_id)
+    assert "Cancelling big.Q4_0.gguf" in message
+    view, seen, finished = finish(section)
+    assert seen == {job_id: "cancelled"} and not finished and "cancelled" in view
+    assert not (section.manager.models_dir / "big.Q4_0.gguf").exists()
+    assert any(p.is_file() for p in (section.manager.models_dir / ".downloads").rglob("*"))  # kept to resume
+    with pytest.warns(UserWarning, match="Pick"):
+        section.cancel(None)
+
+
 def test_whole_repository_skips_pickle(section: DownloadSection) -> None:
     _, choices, listed = section.list_files("org/tiny-hf", "")
     assert [label for label, _ in choices["choices"]] == [WHOLE_REPO_LABEL]

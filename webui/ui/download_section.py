@@ -16,9 +16,8 @@ import gradio as gr
 
 from backends.errors import AppError
 from webui.downloads import DownloadManager, DownloadProgress, RepoListing, list_repo_files, parse_repo_ref
-from webui.downloads.manager import human_size
 from webui.i18n import t
-from webui.ui.models_tab import ModelsTab
+from webui.ui.models_tab import ModelsTab, human_size  # sizes as the models table shows them
 
 #: The choice that downloads the whole repository (safetensors and config; pickle weights skipped).
 WHOLE_REPO = "__whole_repository__"
