@@ -64,6 +64,13 @@ def test_download_shows_progress_then_the_model_loads_and_chats(tmp_path: Path, 
             assert percents[-1] == "100.0%"
             assert (tmp_path / "models" / NAME).stat().st_size == model_path.stat().st_size
             page.locator("#models-table").get_by_text(NAME).first.wait_for()  # the list refreshed by itself
+            other = page.context.browser.new_page()  # another browser session sees the server's jobs
+            try:
+                other.goto(server.url)
+                other.get_by_role("tab", name="Models").click()
+                other.locator("#download-jobs .dl-job[data-state='done']").get_by_text(NAME).wait_for()
+            finally:
+                other.close()
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "models-download.png"), full_page=True)
 

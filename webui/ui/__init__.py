@@ -77,8 +77,8 @@ def build_ui(app: App) -> gr.Blocks:
             with gr.Tab(t("tab.parameters"), id="parameters"):
                 parameters = ParametersTab(app).build()
             with gr.Tab(t("tab.models"), id="models"):
-                downloads = DownloadSection(app.downloads).build
-                models = ModelsTab(app, status, lambda: model_status(app), [downloads]).build()
+                downloads = DownloadSection(app.downloads)
+                models = ModelsTab(app, status, lambda: model_status(app), [downloads.build]).build()
             with gr.Tab(t("tab.learn"), id="learn"):
                 LearnTab(app).build()
         demo.load(lambda: model_status(app), outputs=status)
@@ -86,4 +86,5 @@ def build_ui(app: App) -> gr.Blocks:
         notebook.on_page_load(demo)
         parameters.on_page_load(demo)
         models.on_page_load(demo)
+        downloads.on_page_load(demo)
     return demo

@@ -209,7 +209,7 @@ class DownloadSection:
                 choice = gr.Dropdown(label=t("download.choice"), choices=[], elem_id="download-choice", scale=3)
                 download_button = gr.Button(t("download.start"), variant="primary", elem_id="download-start", scale=1)
             message = gr.Markdown(elem_id="download-message")
-            jobs = gr.HTML(jobs_html(self.manager.jobs()), elem_id="download-jobs")
+            jobs = gr.HTML(elem_id="download-jobs")
             with gr.Row():
                 job = gr.Dropdown(label=t("download.job"), choices=[], elem_id="download-job", scale=3)
                 cancel_button = gr.Button(t("download.cancel"), variant="stop", elem_id="download-cancel", scale=1)
@@ -217,6 +217,7 @@ class DownloadSection:
         listed = gr.State(None)
         seen = gr.State({})
         view = [jobs, job, timer, message]
+        self._page_view = [jobs, job, timer]
 
         list_button.click(self.list_files, [repo, token], [files, choice, listed])
         repo.submit(self.list_files, [repo, token], [files, choice, listed])
@@ -229,4 +230,8 @@ class DownloadSection:
             return html_view, job_update, timer_update, states, *refreshed
 
         timer.tick(tick, [seen, tab.selector], [jobs, job, timer, seen, *tab.refresh_outputs], show_progress="hidden")
-        tab.refresh_button.click(lambda: self._view()[:3], None, [jobs, job, timer])
+        tab.refresh_button.click(lambda: self._view()[:3], None, self._page_view)
+
+    def on_page_load(self, demo: gr.Blocks) -> None:
+        """Show the jobs when a page opens, polling if one is running (e.g. started from another browser)."""
+        demo.load(lambda: self._view()[:3], None, self._page_view)
