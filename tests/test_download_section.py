@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -123,6 +124,21 @@ def test_cancel_stops_a_running_download_and_keeps_it_resumable(section: Downloa
     assert any(p.is_file() for p in (section.manager.models_dir / ".downloads").rglob("*"))  # kept to resume
     with pytest.warns(UserWarning, match="Pick"):
         section.cancel(None)
+
+
+def test_checksum_mismatch_is_reported_once_by_the_timer(section: DownloadSection, hub: HubStandin) -> None:
+    hub.add_repo("org/bad", {"bad.Q4_0.gguf": make_file("bad.Q4_0.gguf", b"GGUF " * 100)}, corrupt={"bad.Q4_0.gguf"})
+    seen = section.states()  # what the page saw when it opened: nothing yet
+    _, choices, listed = section.list_files("org/bad", "")
+    section.download("org/bad", "", choices["value"], listed)
+    section.manager.wait(section.manager.jobs()[0].job_id, timeout=60)
+    with pytest.warns(UserWarning, match="failed"):
+        view, _, timer, seen, finished = section.poll(seen)
+    assert "failed" in view and "sha256" in view.lower() and not finished and not timer.active
+    assert not (section.manager.models_dir / "bad.Q4_0.gguf").exists()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the next tick does not warn again
+        section.poll(seen)
 
 
 def test_whole_repository_skips_pickle(section: DownloadSection) -> None:

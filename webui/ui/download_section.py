@@ -162,11 +162,15 @@ class DownloadSection:
             before = seen.get(p.job_id)
             if p.state == "done" and before != "done":
                 finished = True
-            if p.state == "failed" and before is not None and before != "failed":
+            if p.state == "failed" and before != "failed":  # seen starts from the jobs at page load
                 gr.Warning(html.escape(f"Download of {p.destination} failed: {p.error}"))
             seen[p.job_id] = p.state
         view, cancel_choices, timer, _ = self._view(jobs=jobs, keep_choices=True)
         return view, cancel_choices, timer, seen, finished
+
+    def states(self) -> dict[str, str]:
+        """Each job's state now (what a page has seen when it opens)."""
+        return {p.job_id: p.state for p in self.manager.jobs()}
 
     def _view(
         self,
@@ -215,7 +219,7 @@ class DownloadSection:
                 cancel_button = gr.Button(t("download.cancel"), variant="stop", elem_id="download-cancel", scale=1)
             timer = gr.Timer(1.0, active=False)
         listed = gr.State(None)
-        seen = gr.State({})
+        self._seen = seen = gr.State({})
         view = [jobs, job, timer, message]
         self._page_view = [jobs, job, timer]
 
@@ -234,4 +238,4 @@ class DownloadSection:
 
     def on_page_load(self, demo: gr.Blocks) -> None:
         """Show the jobs when a page opens, polling if one is running (e.g. started from another browser)."""
-        demo.load(lambda: self._view()[:3], None, self._page_view)
+        demo.load(lambda: (*self._view()[:3], self.states()), None, [*self._page_view, self._seen])
