@@ -50,11 +50,13 @@ class RunningServer:
         return self.log_path.read_text(errors="replace")
 
 
-def start_server(args: list[str], tmp_path: Path, timeout: float = 120.0) -> RunningServer:
-    """Start server.py on a free loopback port and wait until it serves a page."""
+def start_server(
+    args: list[str], tmp_path: Path, timeout: float = 120.0, env: dict[str, str] | None = None
+) -> RunningServer:
+    """Start server.py on a free loopback port (`env` added to the environment); wait until it serves a page."""
     port = free_port()
     log_path = tmp_path / f"server-{port}.log"
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **(env or {})}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [

@@ -13,6 +13,7 @@ from webui.chat.characters import CharacterLibrary
 from webui.chat.conversation import Notebook
 from webui.chat.engine import ChatEngine
 from webui.chat.library import ChatLibrary
+from webui.downloads import DownloadManager
 from webui.extensions.manager import ExtensionManager
 from webui.model_manager import LoadedModel, ModelManager
 from webui.models.catalog import ModelCatalog
@@ -74,6 +75,7 @@ class App:
     catalog: ModelCatalog
     model_settings: ModelSettingsStore
     extensions: ExtensionManager
+    downloads: DownloadManager  # models from the hub into models_dir (endpoint: HF_ENDPOINT)
     sampling: SamplingParams = field(default_factory=SamplingParams)
     preset_name: str | None = None
     generations: ActiveGenerations = field(default_factory=ActiveGenerations)
@@ -159,4 +161,5 @@ def build_app(settings: Settings, extensions_dir: Path = APP_DIR / "extensions")
         remembered_presets=RememberedPresets(data / "model_presets.yaml"),
         catalog=ModelCatalog(settings.models_dir),
         model_settings=ModelSettingsStore(settings.models_dir / SETTINGS_FILE),
+        downloads=DownloadManager(settings.models_dir),
     )

@@ -127,6 +127,17 @@ STRINGS: dict[str, str] = {
     "learn.msg.no_reply": "There is no saved chat with a reply yet.",
     "learn.msg.step": "Step {step}: {count} tokens chosen so far.",
     "learn.msg.layer_head": "Layer {layer}, head {head}",
+    # models tab: download section
+    "download.title": "Download from the Hugging Face hub",
+    "download.repo": "Repository (org/repo, org/repo:branch or a hub URL)",
+    "download.token": "Token for gated or private repos (optional)",
+    "download.token.placeholder": "hf_… (not needed for public repos)",
+    "download.token.env": "HF_TOKEN is set and used unless you type another token",
+    "download.list": "List files",
+    "download.choice": "What to download",
+    "download.start": "⬇️ Download",
+    "download.job": "Running download",
+    "download.cancel": "Cancel",
 }
 
 #: The Parameters tab's help texts: each field's own description.

@@ -125,6 +125,17 @@ STRINGS: dict[str, str] = {
     "learn.msg.no_reply": "还没有带回复的已保存对话。",
     "learn.msg.step": "第 {step} 步：已经选了 {count} 个 token。",
     "learn.msg.layer_head": "第 {layer} 层，第 {head} 个头",
+    # models tab: download section
+    "download.title": "从 Hugging Face hub 下载",
+    "download.repo": "仓库（org/repo、org/repo:分支 或 hub 网址）",
+    "download.token": "受限或私有仓库的令牌（可选）",
+    "download.token.placeholder": "hf_…（公开仓库不需要）",
+    "download.token.env": "已设置 HF_TOKEN，除非你输入别的令牌，否则使用它",
+    "download.list": "列出文件",
+    "download.choice": "要下载的内容",
+    "download.start": "⬇️ 下载",
+    "download.job": "进行中的下载",
+    "download.cancel": "取消",
 }
 
 STRINGS.update({f"param.{name}": text for name, text in PARAM_HELP.items()})

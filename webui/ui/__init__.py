@@ -8,6 +8,7 @@ from backends.remote import RemoteBackend
 from webui.app import App
 from webui.i18n import t
 from webui.ui.chat_tab import ChatTab
+from webui.ui.download_section import DownloadSection
 from webui.ui.extensions_tab import ExtensionsTab
 from webui.ui.learn_tab import LEARN_CSS, LearnTab
 from webui.ui.models_tab import ModelsTab
@@ -90,7 +91,8 @@ def build_ui(app: App) -> gr.Blocks:
             with gr.Tab(t("tab.parameters"), id="parameters"):
                 parameters = ParametersTab(app).build()
             with gr.Tab(t("tab.models"), id="models"):
-                models = ModelsTab(app, status, lambda: model_status(app)).build()
+                downloads = DownloadSection(app.downloads)
+                models = ModelsTab(app, status, lambda: model_status(app), [downloads.build]).build()
             with gr.Tab(t("tab.learn"), id="learn"):
                 LearnTab(app).build()
             with gr.Tab(t("tab.extensions"), id="extensions"):
@@ -101,4 +103,5 @@ def build_ui(app: App) -> gr.Blocks:
         parameters.on_page_load(demo)
         models.on_page_load(demo)
         extensions.on_page_load(demo)
+        downloads.on_page_load(demo)
     return demo
