@@ -10,8 +10,8 @@ from tests.conftest import ARTIFACTS, RunningServer, start_server, stop_server
 
 pytestmark = pytest.mark.slow
 TAB_NAMES = {
-    "en": ["Chat", "Notebook", "Parameters", "Learn"],
-    "zh-CN": ["对话", "笔记本", "参数", "学习"],
+    "en": ["Chat", "Notebook", "Parameters", "Models", "Learn", "Extensions"],
+    "zh-CN": ["对话", "笔记本", "参数", "模型", "学习", "扩展"],
 }
 SUB_TABS = {
     "en": ["Tokens", "Next token", "Confidence", "Embeddings", "Attention"],
@@ -51,8 +51,8 @@ def test_learn_tab_in_both_languages(browser, server: RunningServer, locale: str
     context, page = open_learn(browser, server, locale)
     try:
         tabs = [tab.inner_text().strip() for tab in page.get_by_role("tab").all()]
-        assert tabs[:4] == TAB_NAMES[locale]
-        page.get_by_role("tab", name=TAB_NAMES[locale][3], exact=True).click()
+        assert tabs[:6] == TAB_NAMES[locale]
+        page.get_by_role("tab", name=TAB_NAMES[locale][4], exact=True).click()
         names = SUB_TABS[locale]
         suffix = "en" if locale == "en" else "zh"
 
