@@ -202,3 +202,22 @@ def test_corrupt_store_is_reported_rebuilt_and_chat_goes_on(tmp_path: Path, mode
     engine = ChatEngine(models, "You are a helpful assistant.", restarted)
     answer, errors = ask(engine, "What is the project's codename?")
     assert "BLUE-HERON-42" in answer and errors == []
+
+
+def test_rag_offers_a_document_search_tool_to_tool_use(tmp_path: Path) -> None:
+    from webui.tools.registry import ToolRegistry
+    from webui.tools.runner import run_tool
+
+    extensions = ExtensionManager(REPO / "extensions", tmp_path / "user_data")
+    extensions.enable("rag")
+    registry = ToolRegistry()
+    [tool] = registry.register_many(extensions.tools(), "extensions")
+    assert tool.name == "search_documents"
+    assert set(tool.parameters["properties"]) == {"query", "top_k"}
+    assert "No documents" in run_tool(tool, {"query": "codename"}).content
+    index = extensions.get("rag").owner.index
+    index.add(write(tmp_path / "notes.md", NOTES), "notes.md", SHARED)
+    index.add(write(tmp_path / "pet.txt", "The office cat is called Marmalade."), "pet.txt", chat_collection("0" * 20))
+    found = run_tool(tool, {"query": "What is the project's codename?", "top_k": 1}).content
+    assert found.startswith("[notes.md #") and "BLUE-HERON-42" in found
+    assert "Marmalade" in run_tool(tool, {"query": "the office cat's name", "top_k": 1}).content

@@ -66,6 +66,29 @@ class Extension:
         """Earlier replies' source lists are for people, not for the model."""
         return [{**m, "content": without_sources(m["content"])} if m["role"] == "assistant" else m for m in history]
 
+    def register_tools(self) -> list[Any]:
+        """Offer the documents to tool use: a `search_documents` tool over every collection."""
+        return [self.search_documents]
+
+    def search_documents(self, query: str, top_k: int = 4) -> str:
+        """Search the user's uploaded documents (all collections) and return the best-matching passages.
+
+        Args:
+            query: What to look for, in words.
+            top_k: How many passages to return (1 to 10).
+        """
+        if not query.strip():
+            return "Nothing to search for: the query is empty."
+        collections = sorted({row.collection for row in self.index.documents()})
+        if not collections:
+            return "No documents have been uploaded."
+        hits = self.index.search(query, collections, max(1, min(int(top_k), 10)), bool(self.params["hybrid"]))
+        if not hits:
+            return "No passage matches."
+        return "\n\n".join(f"[{hit.doc_name} #{hit.seq + 1}] {hit.text}" for hit in hits)
+
+    search_documents.timeout = 60  # the first search may wait for the embedding model to load
+
     def custom_css(self) -> str:
         """Compact, readable source lists."""
         return (
