@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from backends.base import (
     Backend,
@@ -28,6 +28,7 @@ from backends.base import (
 )
 from backends.errors import ContextLengthExceeded, ModelLoadError
 from backends.gguf_info import GGUFInfo, read_gguf_info
+from backends.logprobs import log_softmax, token_logprob
 from backends.sampling import ALL_FIELDS
 
 if TYPE_CHECKING:
@@ -104,6 +105,7 @@ class LlamaCppBackend(Backend):
             eos_token=info.eos_token,
             add_bos=info.add_bos,
             supported_sampling=SUPPORTED_SAMPLING,
+            logprobs=True,
         )
 
     @property
@@ -165,12 +167,17 @@ class LlamaCppBackend(Backend):
         max_new = min(params.max_new_tokens, n_ctx - len(prompt_ids))
         sampler = build_chain(llama._model.vocab, llama.n_vocab(), n_ctx, params, prompt_ids, self._eog_ids)
         try:
-            yield from self._decode(prompt_ids, max_new, sampler, cancel)
+            yield from self._decode(prompt_ids, max_new, sampler, cancel, request.logprobs)
         finally:
             sampler.close()
 
     def _decode(
-        self, prompt_ids: list[int], max_new: int, sampler: SamplerChain, cancel: threading.Event
+        self,
+        prompt_ids: list[int],
+        max_new: int,
+        sampler: SamplerChain,
+        cancel: threading.Event,
+        top_logprobs: int | None = None,
     ) -> Iterator[GenerationChunk]:
         llama = self.llama
         started = time.perf_counter()
@@ -192,18 +199,33 @@ class LlamaCppBackend(Backend):
             if cancel.is_set():
                 finish = FinishReason.CANCELLED
                 break
+            logprobs = self._logprobs() if top_logprobs is not None else None
             token = sampler.sample(ctx)
             if token in eog_ids:
                 finish = FinishReason.STOP
                 break
             generated += 1
-            yield GenerationChunk(decoder.decode(pieces[token]), (token,))
+            scored = () if logprobs is None else (token_logprob(logprobs, token, top_logprobs or 0, self._text_of),)
+            yield GenerationChunk(decoder.decode(pieces[token]), (token,), logprobs=scored)
             if generated < max_new:
                 llama.eval((token,))
         tail = decoder.decode(b"", final=True)
         if tail:
             yield GenerationChunk(tail)
         yield final_chunk(finish, len(prompt_ids), cached, started, prompt_done, generated)
+
+    def _logprobs(self) -> Any:
+        """Log-softmax of the raw logits at the last evaluated position: the model's own distribution,
+        before any sampler stage (penalties, temperature, truncation, grammar) changes it."""
+        import llama_cpp
+        import numpy as np
+
+        llama = self.llama
+        logits = llama_cpp.llama_get_logits_ith(llama._ctx.ctx, -1)
+        return log_softmax(np.ctypeslib.as_array(logits, shape=(llama.n_vocab(),)))
+
+    def _text_of(self, token: int) -> str:
+        return self._pieces[token].decode("utf-8", errors="replace")
 
     def unload(self) -> None:
         """Free the model and its context."""
