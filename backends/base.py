@@ -37,6 +37,7 @@ class Capabilities:
     supported_sampling: frozenset[str]
     embeddings: bool = False
     logprobs: bool = False
+    vocab_size: int = 0  # token ids lie in 0..vocab_size-1 (0: unknown)
 
 
 @dataclass(frozen=True)

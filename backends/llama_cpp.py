@@ -106,6 +106,7 @@ class LlamaCppBackend(Backend):
             add_bos=info.add_bos,
             supported_sampling=SUPPORTED_SAMPLING,
             logprobs=True,
+            vocab_size=llama.n_vocab(),
         )
 
     @property

@@ -169,6 +169,7 @@ class TransformersBackend(Backend):
             add_bos=bool(getattr(tokenizer, "add_bos_token", False)),
             supported_sampling=SUPPORTED_SAMPLING,
             logprobs=True,
+            vocab_size=len(tokenizer),
         )
 
     def _end_tokens(self, eos_name: str | None) -> frozenset[int]:

@@ -13,6 +13,7 @@ from webui.chat.characters import CharacterLibrary
 from webui.chat.conversation import Notebook
 from webui.chat.engine import ChatEngine
 from webui.chat.library import ChatLibrary
+from webui.embeddings import Embedder
 from webui.model_manager import ModelManager
 from webui.presets import PresetLibrary, RememberedPresets
 from webui.settings import APP_DIR, Settings
@@ -69,6 +70,7 @@ class App:
     sampling: SamplingParams = field(default_factory=SamplingParams)
     preset_name: str | None = None
     generations: ActiveGenerations = field(default_factory=ActiveGenerations)
+    embedder: Embedder = field(default_factory=Embedder)  # loaded on first use
 
     def use_preset(self, name: str) -> SamplingParams:
         """Make preset `name` the sampling for the next generations; remember it for this model."""
@@ -103,7 +105,7 @@ class App:
 
 def build_app(settings: Settings) -> App:
     """Build the application object (no model loaded yet)."""
-    models = ModelManager()
+    models = ModelManager(max_waiting=settings.max_queue)
     data = settings.user_data_dir
     return App(
         settings=settings,

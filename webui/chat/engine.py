@@ -9,6 +9,7 @@ from backends.base import GenerationRequest
 from backends.sampling import SamplingParams
 from webui.chat.conversation import Message, ReplyStats
 from webui.chat.prompt import Prompt, build_prompt, reply_reserve
+from webui.chat.templates import ChatTemplate
 from webui.generation import Completion, GenerationStream
 from webui.model_manager import ModelManager
 
@@ -67,11 +68,13 @@ class ChatEngine:
         *,
         system_prompt: str | None = None,
         continue_last: bool = False,
+        template: ChatTemplate | None = None,
     ) -> Prompt:
         """Render the conversation for the loaded model, fitted to its context.
 
         `system_prompt` (default: the engine's) is put first unless the
         conversation already starts with a system message; "" means none.
+        `template` (default: the loaded model's) renders the conversation.
         """
         loaded = self.models.loaded
         backend = loaded.backend
@@ -85,7 +88,7 @@ class ChatEngine:
             return backend.tokenize(text, add_bos=caps.add_bos and not starts_with_bos)
 
         return build_prompt(
-            loaded.template,
+            template or loaded.template,
             tokenize,
             messages,
             n_ctx=caps.context_length,
@@ -101,9 +104,16 @@ class ChatEngine:
         *,
         system_prompt: str | None = None,
         continue_last: bool = False,
+        template: ChatTemplate | None = None,
+        logprobs: int | None = None,
     ) -> ChatReply:
-        """Start the assistant's reply to `messages`, or extend the last one (`continue_last`)."""
-        prompt = self.build_prompt(messages, params, system_prompt=system_prompt, continue_last=continue_last)
-        request = GenerationRequest(prompt=prompt.token_ids, params=params)
+        """Start the assistant's reply to `messages`, or extend the last one (`continue_last`).
+
+        `logprobs` asks for each token's logprob and that many alternatives (see `GenerationRequest`).
+        """
+        prompt = self.build_prompt(
+            messages, params, system_prompt=system_prompt, continue_last=continue_last, template=template
+        )
+        request = GenerationRequest(prompt=prompt.token_ids, params=params, logprobs=logprobs)
         prefix = messages[-1].content if continue_last else ""
         return ChatReply(self.models.stream(request, cancel), prompt, prefix)
