@@ -9,6 +9,7 @@ event, whether it is waiting in the queue, processing the prompt, or streaming.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.requests import Request
 
-from backends.base import TokenLogprob
+from backends.base import FinishReason, TokenLogprob
 from backends.errors import InvalidRequest
 from backends.sampling import SamplingParams
 from webui.api.errors import ParamError, UnknownModel
@@ -26,6 +27,7 @@ from webui.app import App
 from webui.chat.templates import FALLBACK_TEMPLATES, ChatTemplate
 from webui.generation import Completion, GenerationStream
 
+log = logging.getLogger(__name__)
 #: Request field -> SamplingParams field, for OpenAI's names.
 OPENAI_TO_SAMPLING = {
     "max_tokens": "max_new_tokens",
@@ -151,6 +153,9 @@ class Pump:
                 self._put(Delta(text, tuple(fresh)))
             completion = self.stream.completion
             assert completion is not None
+            if completion.finish_reason is FinishReason.CANCELLED:
+                tokens = completion.timings.generated_tokens
+                log.info("generation cancelled after %d tokens: the client went away", tokens)
             tail = () if completion.stop_string else tuple(self.stream.logprobs[sent:])
             self._put(Finished(completion, tail))
         except BaseException as exc:

@@ -62,7 +62,14 @@ class GuardMiddleware:
         except AppError as exc:
             await error_response(exc)(scope, receive, send)
             return
-        await self.app(scope, self._limited(receive), send)
+        if scope["method"] in ("POST", "PUT", "PATCH"):
+            body = await self._read_body(receive)
+            if body is None:
+                too_large = PayloadTooLarge(f"the request body is larger than {self.max_body // (1024 * 1024)} MB")
+                await error_response(too_large)(scope, receive, send)
+                return
+            receive = _replay(body, receive)
+        await self.app(scope, receive, send)
 
     def _check(self, scope: Scope, headers: dict[bytes, bytes]) -> None:
         if self.hosts is not None:
@@ -81,18 +88,32 @@ class GuardMiddleware:
             if media != b"application/json":
                 raise UnsupportedMediaType("send the request body as JSON (Content-Type: application/json)")
 
-    def _limited(self, receive: Receive) -> Receive:
-        """`receive`, failing with 413 once a chunked body grows past the limit."""
-        seen = 0
-        limit = self.max_body
-
-        async def guarded() -> Message:
-            nonlocal seen
+    async def _read_body(self, receive: Receive) -> bytes | None:
+        """The whole body, or None as soon as it grows past the limit (a chunked body has no length)."""
+        parts: list[bytes] = []
+        size = 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise PayloadTooLarge(f"the request body is larger than {limit // (1024 * 1024)} MB")
-            return message
+            if message["type"] != "http.request":
+                return b"".join(parts)
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                return None
+            parts.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(parts)
 
-        return guarded
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that delivers `body` once, then waits on the real one (for the disconnect)."""
+    pending = True
+
+    async def replay() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
