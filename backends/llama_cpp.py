@@ -99,7 +99,7 @@ class LlamaCppBackend(Backend):
         self.config = config
         self._pieces, self._eog_ids = _vocabulary_tables(llama)
         self._capabilities = Capabilities(
-            context_length=llama.n_ctx(),
+            context_length=_usable_context(llama),
             chat_template=info.chat_template,
             bos_token=info.bos_token,
             eos_token=info.eos_token,
@@ -160,7 +160,7 @@ class LlamaCppBackend(Backend):
         llama = self.llama
         params = request.params
         prompt_ids = self._prompt_ids(request.prompt)
-        n_ctx = llama.n_ctx()
+        n_ctx = _usable_context(llama)
         if not prompt_ids:
             raise ContextLengthExceeded("the prompt is empty")
         if len(prompt_ids) >= n_ctx:
@@ -233,6 +233,11 @@ class LlamaCppBackend(Backend):
         if self._llama is not None:
             self._llama.close()
             self._llama = None
+
+
+def _usable_context(llama: Llama) -> int:
+    """The context that fits both llama.cpp's (rounded-up) window and llama-cpp-python's token buffer."""
+    return min(llama.n_ctx(), len(llama.input_ids))
 
 
 def _vocabulary_tables(llama: Llama) -> tuple[list[bytes], frozenset[int]]:
