@@ -1,7 +1,8 @@
 """Streaming speed through Jielong's OpenAI-compatible API vs. llama-cpp-python's own server vs. in-process.
 
 In one run on the bundled model, same threads, same prompt, greedy, end-of-text banned so that every
-run generates the same number of tokens. Each server is started, measured and stopped in turn.
+run generates the same number of tokens. Both servers run side by side (idle) and the three are measured
+in interleaved rounds; all three keep their KV prefix cache between rounds.
 
     .venv/bin/python -m bench.api [--tokens 128] [--rounds 3] [--threads 2]
 
@@ -24,7 +25,7 @@ from pathlib import Path
 import httpx
 
 from backends.base import GenerationRequest
-from backends.llama_cpp import LlamaCppConfig, load_llama_cpp
+from backends.llama_cpp import LlamaCppBackend, LlamaCppConfig, load_llama_cpp
 from backends.loader import bundled_model_path
 from backends.sampling import GREEDY
 
@@ -50,35 +51,29 @@ def summarise(name: str, runs: list[Run]) -> tuple[float, float]:
     return tps, ttft
 
 
-def in_process(model: Path, tokens: int, rounds: int, threads: int) -> list[Run]:
-    """Jielong's llama.cpp backend called directly (no HTTP)."""
-    backend = load_llama_cpp(LlamaCppConfig(model_path=model, n_ctx=2048, n_threads=threads))
+def in_process_run(backend: LlamaCppBackend, tokens: int) -> Run:
+    """One generation through Jielong's llama.cpp backend called directly (no HTTP)."""
     params = GREEDY.model_copy(update={"max_new_tokens": tokens, "logit_bias": {0: -100.0, 2: -100.0}})
-    runs = []
-    try:
-        for index in range(rounds + 1):
-            backend.clear_cache()
-            started = time.perf_counter()
-            first = last = 0.0
-            count = 0
-            for chunk in backend.generate(GenerationRequest(prompt=PROMPT, params=params)):
-                if chunk.token_ids:
-                    count += 1
-                    last = time.perf_counter()
-                    first = first or last
-            if index:  # the first round warms up
-                runs.append(Run(first - started, (count - 1) / (last - first), count))
-    finally:
-        backend.unload()
-    return runs
-
-
-def stream_http(url: str, body: dict, headers: dict[str, str] | None = None) -> Run:
-    """Stream one /v1/completions request over SSE; count the chunks that carry text."""
     started = time.perf_counter()
     first = last = 0.0
     count = 0
-    with httpx.stream("POST", url + "/v1/completions", json=body, headers=headers, timeout=300) as response:
+    for chunk in backend.generate(GenerationRequest(prompt=PROMPT, params=params)):
+        if chunk.token_ids:
+            count += 1
+            last = time.perf_counter()
+            first = first or last
+    return Run(first - started, (count - 1) / (last - first), count)
+
+
+def stream_http(client: httpx.Client, url: str, body: dict) -> Run:
+    """Stream one /v1/completions request over SSE; count the chunks that carry text.
+
+    One long-lived client (connection kept alive): building an httpx client per request costs tens of ms.
+    """
+    started = time.perf_counter()
+    first = last = 0.0
+    count = 0
+    with client.stream("POST", url + "/v1/completions", json=body, timeout=300) as response:
         response.raise_for_status()
         for line in response.iter_lines():
             if not line.startswith("data: ") or line == "data: [DONE]":
@@ -114,19 +109,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def measure_server(command: list[str], url: str, body: dict, rounds: int, workdir: Path) -> list[Run]:
-    """Start a server, stream `rounds` (+1 warm-up) completions, stop it."""
+def start(command: list[str], url: str, workdir: Path) -> subprocess.Popen:
+    """Start a server and wait until it answers."""
     log = workdir / f"server-{free_port()}.log"
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONPATH": str(REPO)}
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
         wait_until_up(url + "/v1/models", process, log)
-        runs = [stream_http(url, body) for _ in range(rounds + 1)][1:]
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-    return runs
+    except BaseException:
+        process.kill()
+        raise
+    return process
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,20 +140,38 @@ def main(argv: list[str] | None = None) -> int:
         "top_k": 1,
     }
     print(f"bundled model {model.name}, {args.tokens} tokens, {args.threads} threads, greedy")
+    local: list[Run] = []
+    reference: list[Run] = []
+    api: list[Run] = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        local = in_process(model, args.tokens, args.rounds, args.threads)
-        llama_port = free_port()
+        llama_port, api_port = free_port(), free_port()
+        llama_url, api_url = f"http://127.0.0.1:{llama_port}", f"http://127.0.0.1:{api_port}"
         llama_cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--port", str(llama_port)]
         llama_cmd += ["--n_ctx", "2048", "--n_threads", str(args.threads), "--n_threads_batch", str(args.threads)]
-        llama_body = {**body, "model": model.name, "repeat_penalty": 1.0}
-        reference = measure_server(llama_cmd, f"http://127.0.0.1:{llama_port}", llama_body, args.rounds, work)
-        api_port = free_port()
         jielong_cmd = [sys.executable, str(REPO / "server.py"), "--api", "--api-port", str(api_port)]
         jielong_cmd += ["--port", str(free_port()), "--threads", str(args.threads), "--n-ctx", "2048"]
         jielong_cmd += ["--user-data-dir", str(work / "user_data")]
-        jielong_body = {**body, "model": model.name, "repetition_penalty": 1.0}
-        api = measure_server(jielong_cmd, f"http://127.0.0.1:{api_port}", jielong_body, args.rounds, work)
+        servers = [start(llama_cmd, llama_url, work), start(jielong_cmd, api_url, work)]
+        backend = load_llama_cpp(LlamaCppConfig(model_path=model, n_ctx=2048, n_threads=args.threads))
+        client = httpx.Client()
+        try:
+            # Interleaved rounds (idle servers use no CPU), so that load drift on the machine hits all three alike.
+            for index in range(args.rounds + 1):
+                runs = (
+                    in_process_run(backend, args.tokens),
+                    stream_http(client, llama_url, {**body, "model": model.name, "repeat_penalty": 1.0}),
+                    stream_http(client, api_url, {**body, "model": model.name, "repetition_penalty": 1.0}),
+                )
+                if index:  # the first round warms up (and fills each prefix cache)
+                    for target, run in zip((local, reference, api), runs, strict=True):
+                        target.append(run)
+        finally:
+            client.close()
+            backend.unload()
+            for process in servers:
+                process.terminate()
+                process.wait(timeout=30)
     local_tps, local_ttft = summarise("in-process (Jielong backend)", local)
     ref_tps, ref_ttft = summarise("llama-cpp-python server", reference)
     api_tps, api_ttft = summarise("Jielong API", api)

@@ -95,12 +95,13 @@ async def respond(request: Request, stream: GenerationStream, streaming: bool, f
 
     async def body() -> Any:
         try:
-            yield sse(fmt.opening())
+            opening = sse(fmt.opening())  # sent together with the first event: one write, no extra round trip
             async for event in events_after(first, pump):
                 if isinstance(event, Delta):
-                    yield sse([fmt.chunk(event)])
+                    yield opening + sse([fmt.chunk(event)])
                 else:
-                    yield sse(fmt.closing(event)) + SSE_DONE
+                    yield opening + sse(fmt.closing(event)) + SSE_DONE
+                opening = b""
         except AppError as exc:
             yield sse([error_body(str(exc), exc.error_type, getattr(exc, "param", None))]) + SSE_DONE
         except Exception as exc:
