@@ -188,13 +188,16 @@ def test_eight_concurrent_streams_are_complete_and_uncrossed(api: ApiServer) -> 
     assert together == alone
 
 
-def long_stream(api: ApiServer) -> httpx.Response:
-    """A streaming request that would run to the end of the context, opened and left unread."""
+def long_stream(api: ApiServer) -> tuple[httpx.Client, httpx.Response]:
+    """A streaming request that would run to the end of the context, opened and left unread.
+
+    The client is returned too: if it were garbage-collected, its connection would close (a disconnect).
+    """
     body = chat_body(max_tokens=4000, temperature=0, ban_eos_token=True, stream=True)
     headers = {"Authorization": f"Bearer {API_KEY}"}
     client = httpx.Client(timeout=120)
     request = client.build_request("POST", api.url + CHAT, json=body, headers=headers)
-    return client.send(request, stream=True)
+    return client, client.send(request, stream=True)
 
 
 def wait_for(condition, what: str, seconds: float = 120) -> None:
@@ -210,10 +213,11 @@ def queued(api: ApiServer) -> int:
 
 
 def test_a_disconnecting_client_frees_the_queue(api: ApiServer) -> None:
-    response = long_stream(api)
+    client, response = long_stream(api)
     lines = response.iter_lines()
     assert next(lines).startswith("data: ")  # it is generating
     response.close()  # the client goes away mid-stream
+    client.close()
     wait_for(lambda: "cancelled after" in api.log(), "the generation to be cancelled")
     cancelled = [line for line in api.log().splitlines() if "cancelled after" in line][-1]
     assert int(cancelled.split("after ")[1].split()[0]) < 4000
@@ -221,8 +225,9 @@ def test_a_disconnecting_client_frees_the_queue(api: ApiServer) -> None:
 
 
 def test_a_full_queue_is_a_429_with_retry_after(api: ApiServer) -> None:
-    holder = long_stream(api)
-    next(holder.iter_lines())  # holds the model
+    holder_client, holder = long_stream(api)
+    lines = holder.iter_lines()  # kept referenced: a discarded iterator closes the connection
+    assert next(lines).startswith("data: ")  # it holds the model
     waiters: list[threading.Thread] = []
     results: list[int] = []
     for _ in range(8):  # --max-queue 8
@@ -236,6 +241,7 @@ def test_a_full_queue_is_a_429_with_retry_after(api: ApiServer) -> None:
     assert refused.status_code == 429 and refused.headers["retry-after"].isdigit()
     assert error_of(refused)["code"] == "rate_limit_exceeded"
     holder.close()
+    holder_client.close()
     for thread in waiters:
         thread.join(timeout=300)
     assert results == [200] * 8
