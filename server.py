@@ -28,6 +28,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not app.load_initial_model():
         print(f"error: {app.models.load_error}", file=sys.stderr)
 
+    if settings.api:
+        from webui.api.serve import start_api
+
+        try:
+            start_api(app)
+        except SettingsError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"OpenAI-compatible API at http://{settings.host}:{settings.api_port}/v1", flush=True)
+
     from webui.i18n import build_i18n
     from webui.ui import build_ui, page_css, page_js  # imports gradio, which is slow: only when serving
 

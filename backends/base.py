@@ -43,6 +43,7 @@ class Capabilities:
     embeddings: bool = False
     logprobs: bool = False
     exact_token_counts: bool = True  # False: `tokenize` only estimates counts (a remote server without a tokenizer)
+    vocab_size: int = 0  # token ids lie in 0..vocab_size-1 (0: unknown)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,20 @@ class Timings:
 
 
 @dataclass(frozen=True)
+class TokenLogprob:
+    """A generated token's log-probability under the model, and the most likely alternatives."""
+
+    token_id: int
+    text: str
+    logprob: float
+    top: tuple[tuple[int, str, float], ...] = ()  # (token id, text, logprob), most likely first
+
+
+#: The most alternatives per token a request may ask for (OpenAI's limit).
+MAX_TOP_LOGPROBS = 20
+
+
+@dataclass(frozen=True)
 class GenerationChunk:
     """A piece of a streamed generation.
 
@@ -81,6 +96,7 @@ class GenerationChunk:
     token_ids: tuple[int, ...] = ()
     finish_reason: FinishReason | None = None
     timings: Timings | None = None
+    logprobs: tuple[TokenLogprob, ...] = ()  # one per token in `token_ids`, when the request asked for them
 
 
 #: (prompt + generated token ids, float32 logits over the vocabulary) -> logits of the same shape.
@@ -102,6 +118,11 @@ class GenerationRequest:
     params: SamplingParams = field(default_factory=SamplingParams)
     #: Run in order on the raw logits before every sampled token (extension `logits_processor` hooks).
     logits_processors: tuple[LogitsProcessor, ...] = ()
+    logprobs: int | None = None  # None: none; n: each token's logprob and its n most likely alternatives (0..20)
+
+    def __post_init__(self) -> None:
+        if self.logprobs is not None and not 0 <= self.logprobs <= MAX_TOP_LOGPROBS:
+            raise ValueError(f"logprobs must lie in 0..{MAX_TOP_LOGPROBS}, not {self.logprobs}")
 
 
 class Backend(ABC):

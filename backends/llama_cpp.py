@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from backends.base import (
     Backend,
@@ -30,6 +30,7 @@ from backends.base import (
 )
 from backends.errors import ContextLengthExceeded, ModelLoadError
 from backends.gguf_info import GGUFInfo, read_gguf_info
+from backends.logprobs import log_softmax, token_logprob
 from backends.sampling import ALL_FIELDS
 
 if TYPE_CHECKING:
@@ -101,12 +102,14 @@ class LlamaCppBackend(Backend):
         self.config = config
         self._pieces, self._eog_ids = _vocabulary_tables(llama)
         self._capabilities = Capabilities(
-            context_length=llama.n_ctx(),
+            context_length=_usable_context(llama),
             chat_template=info.chat_template,
             bos_token=info.bos_token,
             eos_token=info.eos_token,
             add_bos=info.add_bos,
             supported_sampling=SUPPORTED_SAMPLING,
+            logprobs=True,
+            vocab_size=llama.n_vocab(),
         )
 
     @property
@@ -160,7 +163,7 @@ class LlamaCppBackend(Backend):
         llama = self.llama
         params = request.params
         prompt_ids = self._prompt_ids(request.prompt)
-        n_ctx = llama.n_ctx()
+        n_ctx = _usable_context(llama)
         if not prompt_ids:
             raise ContextLengthExceeded("the prompt is empty")
         if len(prompt_ids) >= n_ctx:
@@ -168,7 +171,7 @@ class LlamaCppBackend(Backend):
         max_new = min(params.max_new_tokens, n_ctx - len(prompt_ids))
         sampler = build_chain(llama._model.vocab, llama.n_vocab(), n_ctx, params, prompt_ids, self._eog_ids)
         try:
-            yield from self._decode(prompt_ids, max_new, sampler, cancel, request.logits_processors)
+            yield from self._decode(prompt_ids, max_new, sampler, cancel, request.logits_processors, request.logprobs)
         finally:
             sampler.close()
 
@@ -179,6 +182,7 @@ class LlamaCppBackend(Backend):
         sampler: SamplerChain,
         cancel: threading.Event,
         processors: Sequence[LogitsProcessor] = (),
+        top_logprobs: int | None = None,
     ) -> Iterator[GenerationChunk]:
         llama = self.llama
         started = time.perf_counter()
@@ -201,6 +205,7 @@ class LlamaCppBackend(Backend):
             if cancel.is_set():
                 finish = FinishReason.CANCELLED
                 break
+            logprobs = self._logprobs() if top_logprobs is not None else None
             if processors:
                 self._process_logits(ctx, processors, history)
             token = sampler.sample(ctx)
@@ -209,7 +214,8 @@ class LlamaCppBackend(Backend):
                 finish = FinishReason.STOP
                 break
             generated += 1
-            yield GenerationChunk(decoder.decode(pieces[token]), (token,))
+            scored = () if logprobs is None else (token_logprob(logprobs, token, top_logprobs or 0, self._text_of),)
+            yield GenerationChunk(decoder.decode(pieces[token]), (token,), logprobs=scored)
             if generated < max_new:
                 llama.eval((token,))
         tail = decoder.decode(b"", final=True)
@@ -225,6 +231,19 @@ class LlamaCppBackend(Backend):
         n_vocab = self.llama.n_vocab()
         logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx, -1), shape=(n_vocab,))
         logits[:] = run_logits_processors(processors, history, logits.copy())
+
+    def _logprobs(self) -> Any:
+        """Log-softmax of the raw logits at the last evaluated position: the model's own distribution,
+        before any sampler stage (penalties, temperature, truncation, grammar) changes it."""
+        import llama_cpp
+        import numpy as np
+
+        llama = self.llama
+        logits = llama_cpp.llama_get_logits_ith(llama._ctx.ctx, -1)
+        return log_softmax(np.ctypeslib.as_array(logits, shape=(llama.n_vocab(),)))
+
+    def _text_of(self, token: int) -> str:
+        return self._pieces[token].decode("utf-8", errors="replace")
 
     def unload(self) -> None:
         """Free the model and its context."""
@@ -251,6 +270,11 @@ class LlamaCppBackend(Backend):
     def token_bytes(self, token_id: int) -> bytes:
         """The bytes of one token; a control token's are its name, e.g. b"<|im_end|>"."""
         return self._pieces[token_id] or self.llama.detokenize([token_id], special=True)
+
+
+def _usable_context(llama: Llama) -> int:
+    """The context that fits both llama.cpp's (rounded-up) window and llama-cpp-python's token buffer."""
+    return min(llama.n_ctx(), len(llama.input_ids))
 
 
 def _vocabulary_tables(llama: Llama) -> tuple[list[bytes], frozenset[int]]:

@@ -26,6 +26,7 @@ from backends.base import (
     final_chunk,
 )
 from backends.errors import ContextLengthExceeded, ModelLoadError, ModelNotFound
+from backends.logprobs import log_softmax, token_logprob
 from backends.sampling import ALL_FIELDS, SamplingParams
 
 if TYPE_CHECKING:
@@ -171,6 +172,8 @@ class TransformersBackend(Backend):
             eos_token=eos_name or tokenizer.eos_token or "",
             add_bos=bool(getattr(tokenizer, "add_bos_token", False)),
             supported_sampling=SUPPORTED_SAMPLING,
+            logprobs=True,
+            vocab_size=len(tokenizer),
         )
 
     def _end_tokens(self, eos_name: str | None) -> frozenset[int]:
@@ -220,7 +223,9 @@ class TransformersBackend(Backend):
         if not prompt_ids or len(prompt_ids) >= n_ctx:
             raise ContextLengthExceeded(f"the prompt has {len(prompt_ids)} tokens; the context window holds {n_ctx}")
         max_new = min(request.params.max_new_tokens, n_ctx - len(prompt_ids))
-        yield from self._decode(prompt_ids, request.params, max_new, cancel, request.logits_processors)
+        yield from self._decode(
+            prompt_ids, request.params, max_new, cancel, request.logits_processors, request.logprobs
+        )
 
     def _forward(self, ids: list[int]) -> Any:
         import torch
@@ -238,7 +243,9 @@ class TransformersBackend(Backend):
         max_new: int,
         cancel: threading.Event,
         processors: Sequence[LogitsProcessor] = (),
+        top_logprobs: int | None = None,
     ) -> Iterator[GenerationChunk]:
+        """Decode; logprobs (when asked for) are the log-softmax of the raw logits, before any sampler stage."""
         import torch
 
         from backends.transformers_sampling import SamplingPipeline
@@ -261,15 +268,20 @@ class TransformersBackend(Backend):
                 if cancel.is_set():
                     finish = FinishReason.CANCELLED
                     break
+                logprobs = None if top_logprobs is None else log_softmax(logits.cpu().numpy())
                 token = pipeline.next_token(logits)
                 if token in self._eog_ids:
                     finish = FinishReason.STOP
                     break
                 generated += 1
-                yield GenerationChunk(detok.add(token), (token,))
+                scored = () if logprobs is None else (token_logprob(logprobs, token, top_logprobs or 0, self._text_of),)
+                yield GenerationChunk(detok.add(token), (token,), logprobs=scored)
                 if generated < max_new:
                     logits = self._forward([token])
         yield final_chunk(finish, len(prompt_ids), cached, started, prompt_done, generated)
+
+    def _text_of(self, token: int) -> str:
+        return self.tokenizer.decode([token], skip_special_tokens=False)
 
     def _constraint(self, params: SamplingParams, logits: Any) -> Any:
         if not params.grammar and params.json_schema is None:

@@ -200,3 +200,15 @@ def test_high_repetition_penalty_reduces_repeats(hf_backend) -> None:
     plain = tokens_and_text(hf_backend, base, prompt)[0]
     penalised = tokens_and_text(hf_backend, base.model_copy(update={"repetition_penalty": 1.5}), prompt)[0]
     assert repeats(penalised) < repeats(plain) / 2
+
+
+def test_logprobs_agree_with_llama_cpp(hf_backend, llama_backend) -> None:
+    ids = llama_backend.tokenize(PROMPT)
+    params = GREEDY.model_copy(update={"max_new_tokens": 4, "ban_eos_token": True})
+    request = GenerationRequest(prompt=ids, params=params, logprobs=3)
+    hf = [item for chunk in hf_backend.generate(request) for item in chunk.logprobs]
+    cpp = [item for chunk in llama_backend.generate(request) for item in chunk.logprobs]
+    assert [item.token_id for item in hf] == [item.token_id for item in cpp] and len(hf) == 4
+    for ours, theirs in zip(hf, cpp, strict=True):
+        assert ours.top[0][0] == ours.token_id  # greedy picks the most likely
+        assert ours.logprob == pytest.approx(theirs.logprob, abs=0.1)  # the same weights, dequantized

@@ -14,6 +14,7 @@ from webui.chat.conversation import Notebook
 from webui.chat.engine import ChatEngine
 from webui.chat.library import ChatLibrary
 from webui.downloads import DownloadManager
+from webui.embeddings import Embedder
 from webui.extensions.manager import ExtensionManager
 from webui.model_manager import LoadedModel, ModelManager
 from webui.models.catalog import ModelCatalog
@@ -80,6 +81,7 @@ class App:
     preset_name: str | None = None
     generations: ActiveGenerations = field(default_factory=ActiveGenerations)
     tools: ToolRegistry = field(default_factory=ToolRegistry)
+    embedder: Embedder = field(default_factory=Embedder)  # loaded on first use
 
     def use_preset(self, name: str) -> SamplingParams:
         """Make preset `name` the sampling for the next generations; remember it for this model."""
@@ -139,7 +141,7 @@ class App:
 
 def build_app(settings: Settings, extensions_dir: Path = APP_DIR / "extensions") -> App:
     """Build the application object (no model loaded yet); enable `settings.extensions` (errors are logged)."""
-    models = ModelManager()
+    models = ModelManager(max_waiting=settings.max_queue)
     data = settings.user_data_dir
     tools = ToolRegistry()
     for folder in [APP_DIR / "extensions" / "tools", *settings.tool_folders]:

@@ -68,7 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--auth", help="user:password required to open the UI.")
     server.add_argument("--settings", type=Path, help="A YAML file of settings; flags override it.")
     server.add_argument("--user-data-dir", type=Path, help="Where chats are saved (default user_data/).")
-    parser.set_defaults(mmap=None, mlock=None, trust_remote_code=None, allow_pickle=None)
+    api = parser.add_argument_group("OpenAI-compatible API")
+    api.add_argument("--api", action="store_true", help="Serve the API on its own port (same host as the UI).")
+    api.add_argument("--api-port", type=int, help="Port of the API (default 5000).")
+    api.add_argument("--api-key", help="Key clients must send; required when listening beyond this machine.")
+    api.add_argument("--max-queue", type=int, help="Generations that may wait for the model (default 64).")
+    api.add_argument("--api-cors-origins", help="Comma-separated browser origins allowed to call the API.")
+    parser.set_defaults(api=None, mmap=None, mlock=None, trust_remote_code=None, allow_pickle=None)
     return parser
 
 

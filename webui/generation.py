@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from backends.base import Backend, FinishReason, GenerationRequest, Timings
+from backends.base import Backend, FinishReason, GenerationRequest, Timings, TokenLogprob
 from webui.queue import FifoLock
 
 
@@ -84,6 +84,8 @@ class GenerationStream:
         self._lock = lock
         self.cancel = cancel or threading.Event()
         self.completion: Completion | None = None
+        #: Each generated token's logprob, as they arrive (when the request asked for them).
+        self.logprobs: list[TokenLogprob] = []
         #: Fields the request set that this backend does not honour (reported, never silently dropped).
         self.ignored_fields = tuple(sorted(request.params.model_fields_set - backend.capabilities.supported_sampling))
 
@@ -110,6 +112,7 @@ class GenerationStream:
                 if chunk.finish_reason is not None:
                     finish, timings = chunk.finish_reason, chunk.timings
                     break
+                self.logprobs.extend(chunk.logprobs)
                 visible = stops.feed(chunk.text)
                 if visible:
                     if first_text_at is None:

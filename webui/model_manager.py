@@ -60,6 +60,11 @@ class ModelManager:
         return loaded
 
     @property
+    def waiting(self) -> int:
+        """How many generations wait in the queue behind the running one."""
+        return self._queue.waiting
+
+    @property
     def is_loaded(self) -> bool:
         """Whether a model is loaded."""
         return self._loaded is not None

@@ -70,6 +70,22 @@ class Settings(BaseModel):
     extensions: list[str] = Field(
         default_factory=list, max_length=64, description="Extensions (folders in extensions/) to enable, in order."
     )
+    max_queue: int = Field(64, ge=0, le=10_000, description="Generations that may wait for the model (then 429).")
+    api: bool = Field(False, description="Serve the OpenAI-compatible API (on api_port, same host as the UI).")
+    api_port: int = Field(5000, ge=1, le=65_535, description="Port of the OpenAI-compatible API.")
+    api_key: str | None = Field(
+        None, min_length=8, max_length=512, description="Key API clients must send (Bearer or x-api-key)."
+    )
+    api_cors_origins: tuple[str, ...] = Field(
+        (), max_length=64, description="Browser origins allowed to call the API (CORS); none by default."
+    )
+
+    @field_validator("api_cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     @field_validator("loader")
     @classmethod
@@ -179,6 +195,10 @@ def check_exposure(settings: Settings) -> None:
             f"refusing to listen on {settings.host} without --auth user:password: anyone who can "
             "reach this machine could use the model. Add --auth, or keep the default 127.0.0.1."
         )
+    if settings.api and not is_loopback(settings.host) and settings.api_key is None:
+        raise SettingsError(f"refusing to serve the API on {settings.host} without --api-key")
+    if settings.api and settings.api_port == settings.port:
+        raise SettingsError(f"--api-port {settings.api_port} is the UI's port; choose another one")
 
 
 def describe_validation_error(source: str, exc: ValidationError) -> str:

@@ -13,6 +13,7 @@ from backends.errors import ContextLengthExceeded, InvalidRequest
 from backends.sampling import ALL_FIELDS, SamplingParams
 from webui.chat.conversation import Message, ReplyStats
 from webui.chat.prompt import Prompt, TemplateInputs, build_prompt, reply_reserve
+from webui.chat.templates import ChatTemplate
 from webui.extensions.manager import ExtensionManager
 from webui.generation import Completion, GenerationStream
 from webui.model_manager import ModelManager
@@ -91,12 +92,14 @@ class ChatEngine:
         continue_last: bool = False,
         tools: Sequence[Mapping[str, Any]] | None = None,
         to_inputs: TemplateInputs | None = None,
+        template: ChatTemplate | None = None,
     ) -> Prompt:
         """Render the conversation for the loaded model, fitted to its context.
 
         `system_prompt` (default: the engine's) is put first unless the
         conversation already starts with a system message; "" means none.
         `tools` and `to_inputs` are passed to `build_prompt` (tool use).
+        `template` (default: the loaded model's) renders the conversation.
         """
         loaded = self.models.loaded
         backend = loaded.backend
@@ -110,7 +113,7 @@ class ChatEngine:
             return backend.tokenize(text, add_bos=caps.add_bos and not starts_with_bos)
 
         return build_prompt(
-            loaded.template,
+            template or loaded.template,
             tokenize,
             messages,
             n_ctx=caps.context_length,
@@ -129,17 +132,23 @@ class ChatEngine:
         system_prompt: str | None = None,
         continue_last: bool = False,
         state: dict[str, Any] | None = None,
+        template: ChatTemplate | None = None,
+        logprobs: int | None = None,
     ) -> ChatReply:
         """Start the assistant's reply to `messages`, or extend the last one (`continue_last`).
 
         The enabled extensions' hooks run here, for the UI and the API alike: state, chat input,
         input, history, custom prompt, bot prefix, logits processors, and (in `ChatReply.message`)
         output. `state` adds keys to the hooks' state dict (e.g. `chat_id`, `mode`).
+        `template` (default: the loaded model's) renders the conversation; `logprobs` asks for each
+        token's logprob and that many alternatives (see `GenerationRequest`).
         """
         ext = self.extensions
         if ext is None or not ext.enabled:
-            prompt = self.build_prompt(messages, params, system_prompt=system_prompt, continue_last=continue_last)
-            request = GenerationRequest(prompt=prompt.token_ids, params=params)
+            prompt = self.build_prompt(
+                messages, params, system_prompt=system_prompt, continue_last=continue_last, template=template
+            )
+            request = GenerationRequest(prompt=prompt.token_ids, params=params, logprobs=logprobs)
             prefix = messages[-1].content if continue_last else ""
             return ChatReply(self.models.stream(request, cancel), prompt, prefix)
         errors: list[str] = []
@@ -162,12 +171,16 @@ class ChatEngine:
         if custom is not None:
             prompt = self._custom_prompt(custom, params)
         else:
-            prompt = self.build_prompt(messages, params, system_prompt=system_prompt, continue_last=continue_last)
+            prompt = self.build_prompt(
+                messages, params, system_prompt=system_prompt, continue_last=continue_last, template=template
+            )
         prefix = messages[-1].content if continue_last else ext.bot_prefix(hook_state, errors)
         token_ids = list(prompt.token_ids)
         if prefix and not continue_last:
             token_ids += self.models.loaded.backend.tokenize(prefix, add_bos=False, special=False)
-        request = GenerationRequest(prompt=token_ids, params=params, logits_processors=ext.logits_processors(errors))
+        request = GenerationRequest(
+            prompt=token_ids, params=params, logits_processors=ext.logits_processors(errors), logprobs=logprobs
+        )
 
         def finish(text: str) -> str:
             return ext.modify_output(text, hook_state, is_chat=True, errors=errors)
