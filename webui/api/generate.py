@@ -44,14 +44,14 @@ _SAMPLING_TO_REQUEST = {"max_new_tokens": "max_tokens"}
 
 
 def model_ids(app: App) -> list[str]:
-    """The ids of the generation models this server serves (the loaded model)."""
-    return [app.models.loaded.name] if app.models.is_loaded else []
+    """The ids of the generation models this server serves (the loaded model, by its file or folder name)."""
+    return [app.models.loaded.path.name] if app.models.is_loaded else []
 
 
 def check_model(app: App, name: str) -> None:
     """Raise `NoModelLoaded` (503) or `UnknownModel` (404) unless `name` is the loaded model."""
     loaded = app.models.loaded
-    if name not in (loaded.name, loaded.path.stem):
+    if name not in (loaded.path.name, loaded.path.stem, loaded.name, loaded.model_id):
         raise UnknownModel(name, model_ids(app))
 
 

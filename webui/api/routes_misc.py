@@ -35,7 +35,7 @@ async def health(request: Request) -> dict[str, Any]:
     loaded = app.models.is_loaded
     return {
         "status": "ok" if loaded else "no_model",
-        "model": app.models.loaded.name if loaded else None,
+        "model": app.models.loaded.path.name if loaded else None,
         "queued": app.models.waiting,
     }
 
