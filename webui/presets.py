@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from backends.errors import InvalidRequest
 from backends.sampling import ALL_FIELDS, SamplingParams
-from webui.settings import describe_validation_error
+from webui.settings import describe_validation_error, parse_yaml_mapping
 from webui.storage import atomic_write_text
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.()+-]{0,63}$")
@@ -103,15 +103,8 @@ def translate(values: dict[str, Any], source: str) -> tuple[dict[str, Any], tupl
 
 def parse_preset(name: str, text: str, source: str) -> Preset:
     """Validate preset YAML; errors name the file, the key and the allowed range."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InvalidRequest(f"{source}: not valid YAML ({exc})") from exc
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise InvalidRequest(f"{source}: a preset must be a mapping of parameter names to values")
-    fields, warnings = translate({str(k): v for k, v in data.items()}, source)
+    data = parse_yaml_mapping(text, source, "a preset must be a mapping of parameter names to values")
+    fields, warnings = translate(data, source)
     try:
         SamplingParams.model_validate(fields)
     except ValidationError as exc:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import ipaddress
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from backends.errors import SettingsError
+from backends.errors import InvalidRequest, SettingsError
 from backends.loader import LOADERS, LoadOptions
 from backends.remote_config import MAX_RETRIES, RemoteConfig, validate_remote_url
 from backends.sampling import SamplingParams
@@ -210,21 +210,29 @@ def describe_validation_error(source: str, exc: ValidationError) -> str:
     return f"{source}: " + "; ".join(problems)
 
 
+def parse_yaml_mapping(
+    text: str, source: str, expected: str, error: type[InvalidRequest] = InvalidRequest
+) -> dict[str, Any]:
+    """Parse YAML that must be a mapping (empty: {}); raise `error` naming `source` and what was `expected`."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise error(f"{source}: not valid YAML ({exc})") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise error(f"{source}: {expected}")
+    return {str(key): value for key, value in data.items()}
+
+
 def read_settings_file(path: Path) -> dict[str, object]:
     """Read a YAML settings file into a mapping; raise `SettingsError` naming the file."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SettingsError(f"{path}: cannot read the settings file ({exc.strerror})") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise SettingsError(f"{path}: not valid YAML ({exc})") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise SettingsError(f"{path}: the settings file must be a mapping of keys to values")
-    return {str(key).replace("-", "_"): value for key, value in data.items()}
+    data = parse_yaml_mapping(text, str(path), "the settings file must be a mapping of keys to values", SettingsError)
+    return {key.replace("-", "_"): value for key, value in data.items()}
 
 
 def make_settings(values: dict[str, object], source: str = "settings") -> Settings:

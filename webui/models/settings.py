@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from backends.errors import InvalidRequest, SettingsError
 from backends.loader import LoadOptions
 from webui.presets import check_preset_name
-from webui.settings import describe_validation_error
+from webui.settings import describe_validation_error, parse_yaml_mapping
 from webui.storage import atomic_write_text
 
 SETTINGS_FILE = "models.yaml"
@@ -77,14 +77,7 @@ class ModelSettings(BaseModel):
 
 def parse_settings_file(text: str, source: str) -> dict[str, ModelSettings]:
     """Validate the YAML of a models.yaml; `SettingsError` naming the model and key otherwise."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise SettingsError(f"{source}: not valid YAML ({exc})") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise SettingsError(f"{source}: expected a mapping of model ids to settings")
+    data = parse_yaml_mapping(text, source, "expected a mapping of model ids to settings", SettingsError)
     result: dict[str, ModelSettings] = {}
     for model_id, values in data.items():
         try:
