@@ -29,6 +29,7 @@ from webui.api.generate import (
     watch_disconnect,
 )
 from webui.api.schemas import ChatCompletionRequest, CompletionRequest, ResponseFormat
+from webui.api.tool_calls import tool_turn_response, wants_tool_turn
 from webui.app import App
 from webui.chat.conversation import Message
 from webui.generation import GenerationStream
@@ -120,6 +121,8 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
     """Reply to a conversation with the chat engine the UI uses (the model's template, the shared queue)."""
     app = _app(request)
     check_model(app, body.model)
+    if wants_tool_turn(body):
+        return await tool_turn_response(app, body, sampling_for(app, body), request)
     params = sampling_for(app, body, response_schema(body.response_format))
     if body.top_logprobs is not None and not body.logprobs:
         raise ParamError("top_logprobs", "needs logprobs: true")
@@ -127,7 +130,6 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
     check_logprobs(app, top)
     template = named_template(app, body.chat_template)
     messages = [Message(role="system" if m.role == "developer" else m.role, content=m.text()) for m in body.messages]
-    # The tools seam: body.tools / body.tool_choice travel with the request; tool calling is not implemented yet.
     cancel = threading.Event()
     reply = await run_in_threadpool(
         app.chat.reply, messages, params, cancel, continue_last=body.continue_last, template=template, logprobs=top
