@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator
 from pydantic.fields import FieldInfo
 
 from backends.base import MAX_TOP_LOGPROBS
@@ -98,11 +98,18 @@ class ChatMessage(_Strict):
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | Annotated[list[TextPart], Field(max_length=256)] | None = Field(
-        None, description="Text, or text parts (may be null on an assistant message with tool_calls)."
+        ..., description="Text, or text parts (null only on an assistant message, e.g. one with tool_calls)."
     )
     name: str | None = Field(None, max_length=64)
     tool_calls: list[MessageToolCall] | None = Field(None, max_length=128)
     tool_call_id: str | None = Field(None, max_length=128)
+
+    @field_validator("content")
+    @classmethod
+    def _null_only_for_assistant(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.data.get("role") != "assistant":
+            raise ValueError("must not be null (only an assistant message may have no content)")
+        return value
 
     def text(self) -> str:
         """The content as one string."""
