@@ -56,6 +56,16 @@ class ChatFormat:
             body["usage"] = None
         return body
 
+    def delta_chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        """A chunk carrying `delta` as it is (e.g. `tool_calls`), with `finish` as its finish reason."""
+        return self._chunk(delta, None, finish)
+
+    def usage_chunk(self, counts: dict[str, int]) -> dict[str, Any]:
+        """The last chunk when `include_usage` was asked for: no choices, the usage."""
+        body = self._chunk({})
+        body["choices"], body["usage"] = [], counts
+        return body
+
     def opening(self) -> list[dict[str, Any]]:
         """The first chunk: the assistant's role."""
         return [self._chunk({"role": "assistant", "content": ""})]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, Protocol
 
 from fastapi import APIRouter, Request
@@ -29,6 +31,7 @@ from webui.api.generate import (
     watch_disconnect,
 )
 from webui.api.schemas import ChatCompletionRequest, CompletionRequest, ResponseFormat
+from webui.api.tool_calls import tool_turn_response, wants_tool_turn
 from webui.app import App
 from webui.chat.conversation import Message
 from webui.generation import GenerationStream
@@ -72,10 +75,18 @@ def response_schema(response_format: ResponseFormat | None) -> dict[str, Any] | 
     return response_format.json_schema.schema_
 
 
-async def respond(request: Request, stream: GenerationStream, streaming: bool, fmt: Format) -> Response:
+async def respond(
+    request: Request,
+    stream: GenerationStream,
+    streaming: bool,
+    fmt: Format,
+    finish: Callable[[str], str] | None = None,
+) -> Response:
     """Run `stream` in the shared queue; answer whole, or as SSE once the first event arrived.
 
-    Errors before the first event (queue full, prompt too long) are proper HTTP errors.
+    Errors before the first event (queue full, prompt too long) are proper HTTP errors. `finish`
+    (the extensions' output_modifier chain) turns the whole text into the answer; streamed deltas
+    go out as generated, so it does not apply to them.
     """
     cancel = stream.cancel
     watcher = watch_disconnect(request, cancel)
@@ -83,6 +94,8 @@ async def respond(request: Request, stream: GenerationStream, streaming: bool, f
         pump = Pump(stream)
         if not streaming:
             text, logprobs, completion = await pump.collect()
+            if finish is not None:
+                text = await run_in_threadpool(finish, text)
             return JSONResponse(fmt.whole(text, logprobs, completion))
         first = await pump.next()
     except BaseException:
@@ -120,6 +133,8 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
     """Reply to a conversation with the chat engine the UI uses (the model's template, the shared queue)."""
     app = _app(request)
     check_model(app, body.model)
+    if wants_tool_turn(body):
+        return await tool_turn_response(app, body, sampling_for(app, body), request)
     params = sampling_for(app, body, response_schema(body.response_format))
     if body.top_logprobs is not None and not body.logprobs:
         raise ParamError("top_logprobs", "needs logprobs: true")
@@ -127,14 +142,25 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
     check_logprobs(app, top)
     template = named_template(app, body.chat_template)
     messages = [Message(role="system" if m.role == "developer" else m.role, content=m.text()) for m in body.messages]
-    # The tools seam: body.tools / body.tool_choice travel with the request; tool calling is not implemented yet.
     cancel = threading.Event()
     reply = await run_in_threadpool(
-        app.chat.reply, messages, params, cancel, continue_last=body.continue_last, template=template, logprobs=top
+        app.chat.reply,
+        messages,
+        params,
+        cancel,
+        continue_last=body.continue_last,
+        state={"api": True},
+        template=template,
+        logprobs=top,
     )
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     fmt = ChatFormat(body.model, top is not None, include_usage)
-    return await respond(request, reply.stream, body.stream, fmt)
+
+    def finish(_: str) -> str:  # the reply's own text, output_modifier applied; continued text stays out
+        text = reply.message().content
+        return text[len(reply.prefix) :] if body.continue_last and text.startswith(reply.prefix) else text
+
+    return await respond(request, reply.stream, body.stream, fmt, finish)
 
 
 @router.post("/v1/completions", responses=ERRORS)
@@ -155,7 +181,18 @@ async def completions(body: CompletionRequest, request: Request) -> Response:
     echo = ""
     if body.echo:
         echo = prompt if isinstance(prompt, str) else await run_in_threadpool(backend.detokenize, prompt)
-    stream = app.models.stream(GenerationRequest(prompt=prompt, params=params, logprobs=body.logprobs))
+    extensions = app.extensions
+    finish = None
+    if isinstance(prompt, str) and extensions.enabled:  # input_modifier, logits processors; output_modifier at the end
+        hook_state = {**params.model_dump(), "mode": "notebook", "api": True}
+        request_ = await run_in_threadpool(extensions.completion_request, prompt, params, hook_state)
+        request_ = replace(request_, logprobs=body.logprobs)
+
+        def finish(text: str) -> str:
+            return extensions.modify_output(text, hook_state, is_chat=False)
+    else:
+        request_ = GenerationRequest(prompt=prompt, params=params, logprobs=body.logprobs)
+    stream = app.models.stream(request_)
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     fmt = CompletionFormat(body.model, body.logprobs is not None, include_usage, echo)
-    return await respond(request, stream, body.stream, fmt)
+    return await respond(request, stream, body.stream, fmt, finish)

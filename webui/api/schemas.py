@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator
 from pydantic.fields import FieldInfo
 
 from backends.base import MAX_TOP_LOGPROBS
@@ -78,15 +78,43 @@ class TextPart(_Strict):
     text: str = Field(max_length=MAX_CONTENT)
 
 
-class ChatMessage(_Strict):
-    """One message of the conversation. `developer` is treated as `system`."""
+class FunctionCall(_Strict):
+    """The function an assistant message called: its name and JSON-encoded arguments."""
 
-    role: Literal["system", "developer", "user", "assistant"]
-    content: str | Annotated[list[TextPart], Field(max_length=256)] = Field(..., description="Text, or text parts.")
+    name: str = Field(..., min_length=1, max_length=64)
+    arguments: str = Field("{}", max_length=MAX_CONTENT)
+
+
+class MessageToolCall(_Strict):
+    """One entry of an assistant message's `tool_calls`."""
+
+    id: str = Field(..., min_length=1, max_length=128)
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+
+class ChatMessage(_Strict):
+    """One message of the conversation. `developer` is treated as `system`; `tool` carries a tool's result."""
+
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | Annotated[list[TextPart], Field(max_length=256)] | None = Field(
+        ..., description="Text, or text parts (null only on an assistant message, e.g. one with tool_calls)."
+    )
     name: str | None = Field(None, max_length=64)
+    tool_calls: list[MessageToolCall] | None = Field(None, max_length=128)
+    tool_call_id: str | None = Field(None, max_length=128)
+
+    @field_validator("content")
+    @classmethod
+    def _null_only_for_assistant(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.data.get("role") != "assistant":
+            raise ValueError("must not be null (only an assistant message may have no content)")
+        return value
 
     def text(self) -> str:
         """The content as one string."""
+        if self.content is None:
+            return ""
         if isinstance(self.content, str):
             return self.content
         return "".join(part.text for part in self.content)
@@ -122,9 +150,12 @@ class ChatCompletionRequest(GenerationFields):
         None, max_length=32, description="A named fallback template (chatml, llama3, ...) instead of the model's."
     )
     continue_last: bool = Field(False, description="Extend the last (assistant) message instead of a new reply.")
-    # The tools seam: accepted as data and handed to the chat path; tool calling itself is not implemented yet.
-    tools: list[dict[str, Any]] | None = Field(None, max_length=128)
-    tool_choice: str | dict[str, Any] | None = None
+    tools: list[dict[str, Any]] | None = Field(
+        None, max_length=128, description='Functions the model may call: [{"type": "function", "function": {...}}].'
+    )
+    tool_choice: Literal["auto", "none", "required"] | dict[str, Any] | None = Field(
+        None, description='"auto" (default), "none", "required", or {"type": "function", "function": {"name": ...}}.'
+    )
     parallel_tool_calls: bool | None = None
 
 
