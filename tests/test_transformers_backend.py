@@ -166,8 +166,12 @@ print(json.dumps([before, samples]))
 def test_unloading_gives_the_memory_back() -> None:
     result = subprocess.run([sys.executable, "-c", MEMORY_CHECK], cwd=REPO, capture_output=True, text=True, timeout=600)
     before, samples = json.loads(result.stdout.strip().splitlines()[-1])
-    (loaded, after_first), (_, after_second) = samples
-    assert after_first - before < 0.35 * (loaded - before), (before, samples)
+    (loaded, after_first), (loaded_again, after_second) = samples
+    # The first cycle also pays one-time costs that stay (the modules transformers imports while
+    # loading, the allocator's arenas): most of it, the weights, must still come back.
+    assert after_first - before < 0.5 * (loaded - before), (before, samples)
+    # From then on, unloading gives back what a load takes, and nothing accumulates.
+    assert after_second - after_first < 0.1 * (loaded_again - after_first), (before, samples)
     assert after_second < after_first * 1.1, "a second load and unload does not leak"
 
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from backends import samplers
 from backends.sampling import SamplingParams
 
 TOP_N = 20
@@ -52,6 +51,8 @@ def top_candidates(logits: np.ndarray, n: int = TOP_N) -> tuple[Candidate, ...]:
 
 def _stage_function(stage: str, p: SamplingParams, history: Sequence[int]) -> tuple[Callable, str] | None:
     """The sampler function of one stage and its setting, or None when the stage does nothing here."""
+    from backends import samplers  # imports torch: only when a distribution is shown
+
     window = list(history[-p.repetition_penalty_range :] if p.repetition_penalty_range else history)
     if stage == "penalties" and (p.repetition_penalty != 1 or p.presence_penalty or p.frequency_penalty):
         setting = f"repetition={p.repetition_penalty} presence={p.presence_penalty} frequency={p.frequency_penalty}"
@@ -97,6 +98,8 @@ def stage_views(
     """The top-`n` distribution raw, then after each active stage in `params.stage_order()` order."""
     import torch
 
+    from backends import samplers
+
     current = torch.from_numpy(np.asarray(logits, dtype=np.float32).copy())
     views = [StageView("raw", "", int(current.numel()), top_candidates(current.numpy(), n))]
     if params.logit_bias:
@@ -121,6 +124,8 @@ def _view(name: str, setting: str, logits: object, n: int) -> StageView:
 def final_logits(logits: np.ndarray, params: SamplingParams, history: Sequence[int] = ()) -> np.ndarray:
     """The logits after every stage: what a token is drawn from."""
     import torch
+
+    from backends import samplers
 
     current = samplers.add_logit_bias(torch.from_numpy(np.asarray(logits, dtype=np.float32).copy()), params.logit_bias)
     for stage in params.stage_order():
