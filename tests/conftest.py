@@ -144,3 +144,13 @@ def page(browser: object, tmp_path: Path) -> Iterator:
     page.set_default_timeout(60_000)
     yield page
     context.close()
+
+
+@pytest.fixture(scope="session")
+def hf_backend(model_path: Path):
+    """The bundled GGUF loaded through transformers (dequantized to float32 on the CPU), once per session."""
+    from backends.loader import LoadOptions, load_backend
+
+    backend = load_backend(model_path, "transformers", LoadOptions(n_ctx=2048))
+    yield backend
+    backend.unload()

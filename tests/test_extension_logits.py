@@ -8,7 +8,6 @@ import pytest
 
 from backends.base import GenerationRequest
 from backends.sampling import GREEDY
-from tests.test_transformers_backend import hf_backend  # noqa: F401  (the session fixture)
 from webui.extensions.manager import ExtensionManager
 
 REPO = Path(__file__).resolve().parent.parent
@@ -42,7 +41,7 @@ def test_banned_tokens_never_appear_with_llama_cpp(llama_backend, tmp_path: Path
 
 
 @pytest.mark.slow
-def test_banned_tokens_never_appear_with_transformers(hf_backend, tmp_path: Path) -> None:  # noqa: F811
+def test_banned_tokens_never_appear_with_transformers(hf_backend, tmp_path: Path) -> None:
     check_bans(hf_backend, tmp_path)
 
 

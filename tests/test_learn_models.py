@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from backends.errors import NotSupported
-from backends.loader import LoadOptions, load_backend
 from webui.learn.embeddings import Embedder, cosine_matrix, pca_2d
 
 pytestmark = pytest.mark.slow
@@ -37,20 +34,17 @@ def test_llama_cpp_cannot_show_attention(llama_backend) -> None:
         llama_backend.attentions([1, 2, 3])
 
 
-def test_transformers_attention_shape_and_rows(model_path: Path) -> None:
-    backend = load_backend(model_path, "transformers", LoadOptions(n_ctx=2048))
-    try:
-        ids = backend.tokenize("The capital of France is Paris.")
-        implementation = backend.model.config._attn_implementation
-        weights = backend.attentions(ids)
-        config = backend.model.config
-        n = len(ids)
-        assert weights.shape == (config.num_hidden_layers, config.num_attention_heads, n, n)
-        assert np.allclose(weights.sum(axis=-1), 1.0, atol=1e-4)  # each row is a distribution
-        assert np.allclose(np.triu(weights, k=1), 0.0)  # causal: no token looks ahead
-        assert backend.model.config._attn_implementation == implementation  # eager only for that call
-        logits = backend.next_token_logits(ids)
-        assert logits.shape == (backend.model.config.vocab_size,)
-        assert b"".join(backend.token_bytes(t) for t in ids) == b"The capital of France is Paris."
-    finally:
-        backend.unload()
+def test_transformers_attention_shape_and_rows(hf_backend) -> None:
+    backend = hf_backend
+    ids = backend.tokenize("The capital of France is Paris.")
+    implementation = backend.model.config._attn_implementation
+    weights = backend.attentions(ids)
+    config = backend.model.config
+    n = len(ids)
+    assert weights.shape == (config.num_hidden_layers, config.num_attention_heads, n, n)
+    assert np.allclose(weights.sum(axis=-1), 1.0, atol=1e-4)  # each row is a distribution
+    assert np.allclose(np.triu(weights, k=1), 0.0)  # causal: no token looks ahead
+    assert backend.model.config._attn_implementation == implementation  # eager only for that call
+    logits = backend.next_token_logits(ids)
+    assert logits.shape == (backend.model.config.vocab_size,)
+    assert b"".join(backend.token_bytes(t) for t in ids) == b"The capital of France is Paris."

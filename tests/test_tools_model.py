@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from backends.base import Backend
-from backends.loader import LoadOptions, load_backend
 from backends.sampling import GREEDY
 from webui.chat.conversation import Message
 from webui.chat.engine import ChatEngine
@@ -96,9 +95,5 @@ def test_api_seam_named_tool_choice_then_final_answer(llama_backend, model_path,
         assert "7006652" in final.text.replace(",", "")
 
 
-def test_transformers_calls_the_calculator_and_answers(model_path: Path, registry: ToolRegistry) -> None:
-    backend = load_backend(model_path, "transformers", LoadOptions(n_ctx=2048))
-    try:
-        check_calculator_answer(ask_calculator(engine_for(backend, model_path), registry))
-    finally:
-        backend.unload()
+def test_transformers_calls_the_calculator_and_answers(hf_backend, model_path: Path, registry: ToolRegistry) -> None:
+    check_calculator_answer(ask_calculator(engine_for(hf_backend, model_path), registry))

@@ -26,14 +26,6 @@ PROMPT = (
 )
 
 
-@pytest.fixture(scope="session")
-def hf_backend(model_path: Path):
-    """The bundled GGUF loaded through transformers (dequantized to float32 on the CPU)."""
-    backend = load_backend(model_path, "transformers", LoadOptions(n_ctx=2048))
-    yield backend
-    backend.unload()
-
-
 def tokens_and_text(backend, params: SamplingParams, prompt: str | list[int] = PROMPT):
     chunks = list(backend.generate(GenerationRequest(prompt=prompt, params=params)))
     return [t for c in chunks for t in c.token_ids], "".join(c.text for c in chunks), chunks[-1]
