@@ -81,7 +81,7 @@ class App:
     preset_name: str | None = None
     generations: ActiveGenerations = field(default_factory=ActiveGenerations)
     tools: ToolRegistry = field(default_factory=ToolRegistry)
-    embedder: Embedder = field(default_factory=Embedder)  # loaded on first use
+    embedder: Embedder = field(default_factory=Embedder)  # loaded on first use; shared by API, Learn tab, RAG
 
     def use_preset(self, name: str) -> SamplingParams:
         """Make preset `name` the sampling for the next generations; remember it for this model."""
@@ -146,7 +146,8 @@ def build_app(settings: Settings, extensions_dir: Path = APP_DIR / "extensions")
     tools = ToolRegistry()
     for folder in [APP_DIR / "extensions" / "tools", *settings.tool_folders]:
         tools.discover(folder)
-    extensions = ExtensionManager(extensions_dir, data)
+    embedder = Embedder()
+    extensions = ExtensionManager(extensions_dir, data, embedder)
     extensions.enable_all(settings.extensions)
     tools.register_many(extensions.tools(), "extensions")  # the register_tools hook
     return App(
@@ -155,6 +156,7 @@ def build_app(settings: Settings, extensions_dir: Path = APP_DIR / "extensions")
         models=models,
         chat=ChatEngine(models, settings.system_prompt, extensions),
         extensions=extensions,
+        embedder=embedder,
         sampling=settings.sampling,
         chats=ChatLibrary(data / "chats"),
         notebooks=JsonStore(data / "notebooks", Notebook, lambda notebook: notebook.name),

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from backends.errors import AppError, StoreCorrupt
-from extensions.rag.embedder import Embedder
 from extensions.rag.index import SHARED, RagIndex, chat_collection
 from extensions.rag.sources import fit_budget, sources_block, with_context, without_sources
 
@@ -29,7 +28,7 @@ class Extension:
             "min_similarity": 0.15,  # passages less similar to the question are left out
             "hybrid": True,  # fuse keyword (BM25) ranks with vector similarity
         }
-        self.index = RagIndex(ctx.user_data_dir / "rag", Embedder())
+        self.index = RagIndex(ctx.user_data_dir / "rag", ctx.embedder)
 
     def setup(self) -> None:
         """Open the store (reporting damage) and warm the embedding model up in the background."""

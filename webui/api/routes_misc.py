@@ -66,11 +66,11 @@ async def embeddings(body: EmbeddingRequest, request: Request) -> dict[str, Any]
         raise ParamError("dimensions", f"at most {EMBEDDING_DIMENSIONS} for {EMBEDDING_MODEL_ID}")
     texts = [body.input] if isinstance(body.input, str) else body.input
     embedder = _app(request).embedder
-    vectors = np.asarray(await run_in_threadpool(embedder.embed, texts), dtype=np.float32)
+    vectors = await run_in_threadpool(embedder.encode, texts)
     if body.dimensions is not None:  # shorten and renormalise, as OpenAI does
         vectors = vectors[:, : body.dimensions]
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    tokens = await run_in_threadpool(embedder.count_tokens, texts)
+    tokens = await run_in_threadpool(embedder.count_input_tokens, texts)
     data = []
     for index, vector in enumerate(vectors):
         encoded: Any = (

@@ -24,6 +24,7 @@ import numpy as np
 from backends.base import GenerationRequest
 from backends.errors import ExtensionError
 from backends.sampling import SamplingParams
+from webui.embeddings import Embedder
 from webui.extensions.hooks import HOOKS_BY_NAME, RESERVED_PARAMS
 from webui.extensions.loader import available_extensions, check_name, import_extension
 from webui.storage import atomic_write_text
@@ -44,6 +45,7 @@ class ExtensionContext:
     folder: Path
     data_dir: Path  # user_data/extensions/<name>/: the extension's own files (created on demand)
     user_data_dir: Path  # the whole user-data folder (--user-data-dir)
+    embedder: Embedder  # the App's all-MiniLM-L6-v2 embedder (loaded on first use, shared)
 
 
 @dataclass(frozen=True)
@@ -87,8 +89,9 @@ def _positional_count(func: Callable[..., Any]) -> tuple[int, bool]:
 class ExtensionManager:
     """Loads extensions from `extensions_dir`, keeps the enabled ones in order, calls their hooks."""
 
-    def __init__(self, extensions_dir: Path, user_data_dir: Path) -> None:
+    def __init__(self, extensions_dir: Path, user_data_dir: Path, embedder: Embedder | None = None) -> None:
         self.extensions_dir = extensions_dir
+        self.embedder = embedder or Embedder()
         self.user_data_dir = user_data_dir
         self.data_dir = user_data_dir / "extensions"
         self._lock = threading.RLock()
@@ -154,7 +157,7 @@ class ExtensionManager:
         owner: Any = module
         if inspect.isclass(getattr(module, "Extension", None)):
             folder = (self.extensions_dir / name).resolve()
-            context = ExtensionContext(name, folder, self.data_dir / name, self.user_data_dir)
+            context = ExtensionContext(name, folder, self.data_dir / name, self.user_data_dir, self.embedder)
             try:
                 owner = module.Extension(context)
             except Exception as exc:

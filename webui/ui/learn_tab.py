@@ -24,7 +24,7 @@ from webui.i18n import text as tr
 from webui.learn import render
 from webui.learn.confidence import perplexity, score_tokens
 from webui.learn.distribution import stage_views
-from webui.learn.embeddings import Embedder, cosine_matrix, parse_sentences, pca_2d
+from webui.learn.embeddings import cosine_matrix, parse_sentences, pca_2d
 from webui.learn.stepping import Trail, sample_next
 from webui.learn.tokens import Tokenizer, display_bytes, load_vocabulary, split_text, tokenizer_sources
 from webui.settings import APP_DIR
@@ -77,7 +77,6 @@ class LearnTab:
         self.models_dir = models_dir or APP_DIR / "models"
         self._lock = threading.Lock()
         self._vocabularies: dict[str, Tokenizer] = {}
-        self._embedder: Embedder | None = None
 
     # ---- tokens --------------------------------------------------------------------------
 
@@ -235,9 +234,7 @@ class LearnTab:
         try:
             lines = parse_sentences(sentences)
             with self._lock:
-                if self._embedder is None:
-                    self._embedder = Embedder()
-                vectors = self._embedder.encode(lines)
+                vectors = np.asarray(self.app.embedder.encode(lines), dtype=np.float64)
         except AppError as exc:
             raise gr.Error(str(exc)) from exc
         return render.matrix_html(lines, cosine_matrix(vectors)), render.scatter_svg(lines, pca_2d(vectors))
